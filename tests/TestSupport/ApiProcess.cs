@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace EventSourced.TestSupport;
+
+/// <summary>The real server, started from its build output as a process of its own on a free port.</summary>
+public sealed class ApiProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ApiProcess(Process process, int port)
+    {
+        _process = process;
+        BaseAddress = new Uri($"http://127.0.0.1:{port}");
+    }
+
+    public Uri BaseAddress { get; }
+    public int Id => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+                return _output.ToString();
+        }
+    }
+
+    /// <summary>Starts the server with these settings (environment variables) and does not wait for it.</summary>
+    public static ApiProcess Start(IDictionary<string, string?> settings, int? port = null)
+    {
+        port ??= FreePort();
+        var info = new ProcessStartInfo("dotnet", [ApiDll(), "--urls", $"http://127.0.0.1:{port}"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.Environment.Remove("ConnectionStrings__Postgres");
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
+        foreach (var (key, value) in settings)
+            info.Environment[key] = value;
+
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var api = new ApiProcess(process, port.Value);
+        process.OutputDataReceived += (_, e) => api.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => api.Append(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return api;
+    }
+
+    /// <summary>Starts the server and waits until /health answers 200.</summary>
+    public static async Task<ApiProcess> StartHealthy(IDictionary<string, string?> settings, int? port = null)
+    {
+        var api = Start(settings, port);
+        using var client = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        await Eventually.Get(async () =>
+        {
+            if (api.HasExited)
+                throw new InvalidOperationException($"The server exited at start-up:\n{api.Output}");
+            try
+            {
+                return (await client.GetAsync("/health")).StatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return HttpStatusCode.ServiceUnavailable;
+            }
+        }, status => status == HttpStatusCode.OK, "the server to answer /health", TimeSpan.FromSeconds(60));
+        return api;
+    }
+
+    public async Task<int> WaitForExit(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        _process.WaitForExit(); // flushes the redirected output
+        return _process.ExitCode;
+    }
+
+    /// <summary>Kills it at once, as kill -9 would: no drain, no clean-up.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+            _process.Kill(entireProcessTree: true);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Kill();
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+            return;
+        lock (_output)
+            _output.AppendLine(line);
+    }
+
+    /// <summary>The API's build output in the same configuration as the tests (./test builds both).</summary>
+    private static string ApiDll()
+    {
+        var testOutput = AppContext.BaseDirectory;
+        var configuration = testOutput.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+        var root = new DirectoryInfo(testOutput);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "EventSourced.sln")))
+            root = root.Parent;
+        if (root is null)
+            throw new InvalidOperationException("EventSourced.sln not found above " + testOutput);
+        var dll = Path.Combine(root.FullName, "src", "Api", "bin", configuration, "net10.0", "EventSourced.Api.dll");
+        return File.Exists(dll) ? dll : throw new InvalidOperationException($"Build the API first: {dll} is missing.");
+    }
+}
