@@ -1,0 +1,90 @@
+using System.Net.Sockets;
+using EventSourced.EventStore;
+using Npgsql;
+
+namespace EventSourced.Api.Database;
+
+/// <summary>Start-up stops with this: one message that names the setting to fix.</summary>
+public sealed class DatabaseStartupException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>Which setting named the database, and what it said.</summary>
+public sealed record DatabaseSettings(string Setting, NpgsqlConnectionStringBuilder ConnectionString)
+{
+    /// <summary>DATABASE_URL wins over ConnectionStrings:Postgres, as on most hosting platforms.</summary>
+    public static DatabaseSettings From(IConfiguration configuration)
+    {
+        var (setting, value) =
+            configuration["DATABASE_URL"] is { Length: > 0 } url ? ("DATABASE_URL", url)
+            : configuration.GetConnectionString("Postgres") is { Length: > 0 } keywords ? ("ConnectionStrings__Postgres", keywords)
+            : throw new DatabaseStartupException(
+                "No database is configured: set DATABASE_URL (postgres://user:password@host:port/database) or ConnectionStrings__Postgres. "
+                + "./run does this for you with a local PostgreSQL.");
+        try
+        {
+            return new DatabaseSettings(setting, PostgresConnectionString.Parse(value));
+        }
+        catch (FormatException e)
+        {
+            throw new DatabaseStartupException($"{setting} is not a valid PostgreSQL connection string: {e.Message}", e);
+        }
+    }
+
+    public string Describe() => $"{ConnectionString.Host}:{ConnectionString.Port}/{ConnectionString.Database}";
+}
+
+public static class DatabaseSetup
+{
+    public static IServiceCollection AddEventStore(this IServiceCollection services, EventTypes types)
+    {
+        // Resolved when first needed, so settings a test host adds late are seen.
+        services.AddSingleton(sp => DatabaseSettings.From(sp.GetRequiredService<IConfiguration>()));
+        services.AddSingleton(sp =>
+        {
+            var builder = new NpgsqlDataSourceBuilder(sp.GetRequiredService<DatabaseSettings>().ConnectionString.ConnectionString);
+            builder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
+            return builder.Build();
+        });
+        services.AddSingleton(types);
+        services.AddSingleton(sp => new PostgresEventStore(
+            sp.GetRequiredService<NpgsqlDataSource>(), types, sp.GetServices<IProjection>()));
+        services.AddSingleton<EventNotifications>();
+        services.AddSingleton<StreamWatchers>();
+        services.AddSingleton<FeedSubscriptions>();
+        services.AddSingleton<DatabaseStartup>();
+        // Registered first, so the schema is in place before anything else starts.
+        services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<DatabaseStartup>()));
+        return services;
+    }
+}
+
+/// <summary>
+/// Applies the schema, then starts listening for appends; stops start-up with a clear message when
+/// it cannot. Program runs it before the host starts, so a failure is that one message and not the
+/// host's stack trace; as a hosted service it also runs under the test host. It runs once.
+/// </summary>
+public sealed class DatabaseStartup(IServiceProvider services, IEnumerable<SchemaModule> modules) : IHostedService
+{
+    private Task? _started;
+
+    public Task StartAsync(CancellationToken ct) => _started ??= Start(ct);
+
+    private async Task Start(CancellationToken ct)
+    {
+        var settings = services.GetRequiredService<DatabaseSettings>();
+        try
+        {
+            await SchemaMigrations.Apply(services.GetRequiredService<NpgsqlDataSource>(), [SchemaModule.EventStore, .. modules], ct);
+        }
+        catch (Exception e) when (e is NpgsqlException or SocketException or TimeoutException)
+        {
+            throw new DatabaseStartupException(
+                $"Cannot use the database {settings.Describe()} named by {settings.Setting}: {e.Message}", e);
+        }
+
+        var notifications = services.GetRequiredService<EventNotifications>();
+        notifications.Subscribe(services.GetRequiredService<StreamWatchers>());
+        notifications.Start();
+    }
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}

@@ -1,0 +1,22 @@
+using EventSourced.TestSupport;
+
+namespace EventSourced.Api.Tests;
+
+/// <summary>A misconfigured database stops the real server with one message that names the setting to fix.</summary>
+public sealed class StartupTests
+{
+    [Theory]
+    [InlineData("postgres://postgres@127.0.0.1:{closedPort}/jobs", "Cannot use the database 127.0.0.1:{closedPort}/jobs named by DATABASE_URL")]
+    [InlineData("Host=127.0.0.1;Colour=blue", "DATABASE_URL is not a valid PostgreSQL connection string")]
+    [InlineData("", "No database is configured: set DATABASE_URL")]
+    public async Task A_database_that_cannot_be_used_stops_start_up_with_one_clear_message(string databaseUrl, string message)
+    {
+        var closedPort = ApiProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await using var api = ApiProcess.Start(new Dictionary<string, string?> { ["DATABASE_URL"] = databaseUrl.Replace("{closedPort}", closedPort) });
+
+        Assert.Equal(1, await api.WaitForExit(TimeSpan.FromSeconds(60)));
+        var output = api.Output.Trim();
+        Assert.Single(output.Split('\n'));
+        Assert.StartsWith("Cannot start: " + message.Replace("{closedPort}", closedPort), output);
+    }
+}
