@@ -16,7 +16,6 @@ as_server_user() {
 # The postgres user must be able to traverse every parent folder of the cluster.
 reachable_by_server_user() {
   [ "$(id -u)" -ne 0 ] && return 0
-  id postgres >/dev/null 2>&1 || return 0   # not installed yet: install_server creates the user
   runuser -u postgres -- test -x "$1"
 }
 
@@ -27,12 +26,16 @@ server_pid_is_postgres() {
   [ -n "$pid" ] && grep -q postgres "/proc/$pid/comm" 2>/dev/null
 }
 
-if [ -z "${PG_DIR:-}" ]; then
-  if reachable_by_server_user "$REPO"; then
-    PG_DIR="$REPO/.postgres"
-  else
-    PG_DIR="/tmp/eventsourced-postgres-$(echo "$REPO" | cksum | cut -d' ' -f1)"
+# Sets PG_DIR and PG_PORT unless given. Call it once the server is installed, since whether the
+# postgres user can reach the repository decides where the cluster lives.
+choose_location() {
+  if [ -z "${PG_DIR:-}" ]; then
+    if reachable_by_server_user "$REPO"; then
+      PG_DIR="$REPO/.postgres"
+    else
+      PG_DIR="/tmp/eventsourced-postgres-$(echo "$REPO" | cksum | cut -d' ' -f1)"
+    fi
   fi
-fi
-# Derived from the folder, so two clones on one machine do not fight over a port.
-PG_PORT=${PG_PORT:-$((54320 + $(echo "$PG_DIR" | cksum | cut -d' ' -f1) % 1000))}
+  # Derived from the folder, so two clones on one machine do not fight over a port.
+  PG_PORT=${PG_PORT:-$((54320 + $(echo "$PG_DIR" | cksum | cut -d' ' -f1) % 1000))}
+}
