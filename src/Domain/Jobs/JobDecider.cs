@@ -1,0 +1,49 @@
+using static EventSourced.Domain.Jobs.JobCommand;
+using static EventSourced.Domain.Jobs.JobEvent;
+
+namespace EventSourced.Domain.Jobs;
+
+/// <summary>Decides what a command produces from a job's current state. Pure: no I/O, and the clock comes in as <c>now</c>.</summary>
+public static class JobDecider
+{
+    public static IReadOnlyList<JobEvent> Decide(JobCommand command, Job? state, DateTimeOffset now) => (command, state) switch
+    {
+        (SubmitJob c, null) => [new JobSubmitted(c.JobId, c.Type, c.Input, c.CallbackUrl, c.CorrelationId, c.Fingerprint, c.IdempotencyKey, now)],
+        (SubmitJob c, _) => throw new JobRuleViolation(ViolationKind.Conflict, "job_exists", $"Job {c.JobId} was already submitted."),
+        (_, null) => throw new JobRuleViolation(ViolationKind.NotFound, "job_not_found", "There is no such job."),
+
+        (StartJob c, { Status: JobStatus.Queued } job) => [new JobStarted(job.Id, job.Attempt + 1, c.Worker, now)],
+        (StartJob, var job) => throw NotInState(job, "started", "queued"),
+
+        (ReportProgress { Percent: < 0 or > 100 } c, _) =>
+            throw new JobRuleViolation(ViolationKind.InvalidValue, "progress_out_of_range", $"Progress is a percent from 0 to 100, not {c.Percent}."),
+        (ReportProgress, { Status: not JobStatus.Processing } job) => throw NotInState(job, "given progress", "processing"),
+        (ReportProgress c, var job) when c.Percent < job.Progress =>
+            throw new JobRuleViolation(ViolationKind.Conflict, "progress_backwards", $"Progress of job {job.Id} is {job.Progress}%; it cannot go back to {c.Percent}%."),
+        (ReportProgress c, var job) => [new JobProgressed(job.Id, job.Attempt, c.Percent, c.Message, now)],
+
+        (CompleteJob c, { Status: JobStatus.Processing } job) => [new JobCompleted(job.Id, c.Result, c.ResultContentType, now)],
+        (CompleteJob, var job) => throw NotInState(job, "completed", "processing"),
+
+        (FailJob c, { Status: JobStatus.Processing } job) => [new JobFailed(job.Id, c.ErrorCode, c.ErrorMessage, now)],
+        (FailJob, var job) => throw NotInState(job, "failed", "processing"),
+
+        // Cancelling is idempotent: asking again changes nothing. A job that ended otherwise cannot be cancelled.
+        (CancelJob, { Status: JobStatus.Cancelled }) => [],
+        (CancelJob, { IsFinished: true } job) => throw NotInState(job, "cancelled", "queued or processing"),
+        (CancelJob c, { Status: JobStatus.Queued } job) => [new JobCancellationRequested(job.Id, c.Reason, now), new JobCancelled(job.Id, now)],
+        (CancelJob, { CancellationRequested: true }) => [],
+        (CancelJob c, var job) => [new JobCancellationRequested(job.Id, c.Reason, now)],
+
+        (ConfirmCancellation, { Status: JobStatus.Processing, CancellationRequested: true } job) => [new JobCancelled(job.Id, now)],
+        (ConfirmCancellation, var job) => throw NotInState(job, "confirmed as cancelled", "processing with a cancellation request"),
+
+        _ => throw new ArgumentOutOfRangeException(nameof(command), command, "Unknown job command."),
+    };
+
+    private static JobRuleViolation NotInState(Job job, string action, string required) => job.IsFinished
+        ? new JobRuleViolation(ViolationKind.Conflict, "job_already_finished", $"Job {job.Id} already finished ({Name(job.Status)}); it cannot be {action}.")
+        : new JobRuleViolation(ViolationKind.Conflict, "job_not_" + required.Split(' ')[0], $"Job {job.Id} is {Name(job.Status)}; only a job that is {required} can be {action}.");
+
+    public static string Name(JobStatus status) => status.ToString().ToLowerInvariant();
+}
