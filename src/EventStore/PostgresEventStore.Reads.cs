@@ -17,6 +17,11 @@ public sealed partial class PostgresEventStore
         Read($"SELECT {EventColumns} FROM events WHERE stream_id = $1 AND seq_id > $2 ORDER BY version",
             [new() { Value = streamId }, new() { Value = afterSeq }], ct);
 
+    /// <summary>Several streams' events, stream by stream in version order, on the caller's connection (inside its transaction).</summary>
+    public Task<IReadOnlyList<StoredEvent>> ReadStreams(NpgsqlConnection connection, Guid[] streamIds, CancellationToken ct) =>
+        Read(connection, $"SELECT {EventColumns} FROM events WHERE stream_id = ANY($1) ORDER BY stream_id, version",
+            [new() { Value = streamIds }], ct);
+
     /// <summary>The stream as it was at <paramref name="version"/>.</summary>
     public Task<IReadOnlyList<StoredEvent>> ReadStreamAsOf(Guid streamId, long version, CancellationToken ct = default) =>
         Read($"SELECT {EventColumns} FROM events WHERE stream_id = $1 AND version <= $2 ORDER BY version",

@@ -1,0 +1,43 @@
+using System.Text.Json;
+using Npgsql;
+
+namespace EventSourced.Projections.Jobs;
+
+public sealed record JobResult(string ContentType, string Body)
+{
+    public bool IsJson => ContentType.Contains("json", StringComparison.OrdinalIgnoreCase);
+}
+
+/// <summary>Reads of the job read models. Each is one primary-key lookup.</summary>
+public sealed class JobQueries(NpgsqlDataSource dataSource)
+{
+    /// <summary>The job's status row, or null when there is no such job for this tenant.</summary>
+    public async Task<JobStatusRow?> Status(Guid jobId, string tenantId, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("SELECT to_jsonb(j) FROM job_status AS j WHERE id = $1 AND tenant_id = $2");
+        command.Parameters.Add(new() { Value = jobId });
+        command.Parameters.Add(new() { Value = tenantId });
+        return await command.ExecuteScalarAsync(ct) is string json ? JsonSerializer.Deserialize<JobStatusRow>(json, JobStatusRow.Json) : null;
+    }
+
+    /// <summary>Whether someone asked to cancel the job (a runner checks this when its job's stream moves).</summary>
+    public async Task<bool> CancellationRequested(Guid jobId, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("SELECT cancellation_requested FROM job_status WHERE id = $1");
+        command.Parameters.Add(new() { Value = jobId });
+        return await command.ExecuteScalarAsync(ct) is true;
+    }
+
+    /// <summary>A completed job's result: JSON as JSON text, any other content type as its text.</summary>
+    public async Task<JobResult?> Result(Guid jobId, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT content_type,
+                   CASE WHEN content_type LIKE '%json%' THEN body::text ELSE body #>> '{}' END
+            FROM job_results WHERE job_id = $1
+            """);
+        command.Parameters.Add(new() { Value = jobId });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? new JobResult(reader.GetString(0), reader.GetString(1)) : null;
+    }
+}

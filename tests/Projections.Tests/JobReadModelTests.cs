@@ -1,0 +1,78 @@
+using System.Text.Json;
+using EventSourced.Domain.Jobs;
+using EventSourced.EventStore;
+using EventSourced.Projections.Jobs;
+using static EventSourced.Domain.Jobs.JobCommand;
+
+namespace EventSourced.Projections.Tests;
+
+public sealed class JobReadModelTests(JobsDatabase db) : IClassFixture<JobsDatabase>
+{
+    private static readonly JsonElement Result = JsonDocument.Parse("""{"output":"f.mp4"}""").RootElement;
+
+    [Fact]
+    public async Task The_status_row_follows_every_event_in_the_appending_transaction()
+    {
+        var id = await db.Submit();
+        var queries = new JobQueries(db.DataSource);
+        Assert.Equal(JobStatus.Queued, (await queries.Status(id, Tenants.Default, default))!.Status);
+
+        await db.Execute(id, new StartJob("node-a"));
+        await db.Execute(id, new ReportProgress(30, "a third"));
+        var running = (await queries.Status(id, Tenants.Default, default))!;
+        Assert.Equal((JobStatus.Processing, 30, "a third", 3L), (running.Status, running.Progress, running.Message, running.Version));
+
+        await db.Execute(id, new CompleteJob(Result, "application/json"));
+        Assert.Equal(JobStatus.Completed, (await queries.Status(id, Tenants.Default, default))!.Status);
+        Assert.Equal(new JobResult("application/json", """{"output": "f.mp4"}"""), await queries.Result(id, default));
+    }
+
+    [Fact]
+    public async Task A_job_is_invisible_to_another_tenant()
+    {
+        var id = await db.Submit(tenant: "acme");
+        var queries = new JobQueries(db.DataSource);
+        Assert.NotNull(await queries.Status(id, "acme", default));
+        Assert.Null(await queries.Status(id, "globex", default));
+    }
+
+    [Fact]
+    public async Task A_text_result_comes_back_as_its_text()
+    {
+        var id = await db.Submit("report");
+        await db.Execute(id, new StartJob("node-a"));
+        await db.Execute(id, new CompleteJob(JsonSerializer.SerializeToElement("a,b\n1,2\n"), "text/csv"));
+        Assert.Equal(new JobResult("text/csv", "a,b\n1,2\n"), await new JobQueries(db.DataSource).Result(id, default));
+    }
+
+    [Fact]
+    public async Task Rebuilding_the_job_read_models_from_the_events_gives_the_rows_kept_inline()
+    {
+        for (var i = 0; i < 12; i++)
+        {
+            var id = await db.Submit(i % 2 == 0 ? "transcode" : "report");
+            if (i % 4 == 0)
+                continue;
+            await db.Execute(id, new StartJob("node-a"));
+            await db.Execute(id, new ReportProgress(i * 5, $"step {i}"));
+            await db.Execute(id, (i % 4) switch
+            {
+                1 => new CompleteJob(Result, "application/json"),
+                2 => new FailJob("boom", "It broke."),
+                _ => new CancelJob("not needed"),
+            });
+        }
+        var inline = await Snapshot();
+
+        await db.Execute("UPDATE job_status SET progress = 0, status = 'queued'");
+        await db.Execute("DELETE FROM job_results");
+        foreach (var projection in db.Store.Projections)
+            await db.Store.Rebuild(projection, batchSize: 10);
+
+        Assert.Equal(inline, await Snapshot());
+    }
+
+    private async Task<string> Snapshot() =>
+        await db.Scalar<string>("SELECT coalesce(jsonb_agg(to_jsonb(j) ORDER BY id)::text, '') FROM job_status j") + " | "
+        + await db.Scalar<string>("SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY job_id)::text, '') FROM job_results r");
+}
