@@ -5,13 +5,16 @@ using Microsoft.Extensions.Configuration;
 
 namespace EventSourced.Api.Tests;
 
-/// <summary>The API in process, on its own fresh database.</summary>
+/// <summary>The API in process, on its own fresh database, with its runner taking jobs as they come.</summary>
 public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
     public TestDatabase Database { get; } = new();
 
     /// <summary>Settings a fixture adds on top of the database's (runner, SSE keepalive, ...).</summary>
-    protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
+    protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Runner:PollInterval"] = "00:00:00.200",
+    };
 
     public async Task InitializeAsync()
     {
@@ -36,4 +39,17 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         await DisposeAsync();
         await Database.DisposeAsync();
     }
+}
+
+/// <summary>
+/// The API with no runner: jobs stay queued until a test moves them on itself, so what a client sees
+/// (status, events) can be checked at each step.
+/// </summary>
+public sealed class ApiWithoutRunner : ApiFactory
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Runner:Enabled"] = "false",
+        ["Sse:KeepAlive"] = "00:00:00.300",
+    };
 }

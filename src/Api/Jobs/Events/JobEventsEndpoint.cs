@@ -1,0 +1,146 @@
+using EventSourced.Api.Errors;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using EventSourced.Api.Http;
+using EventSourced.Api.Jobs.Status;
+using EventSourced.Api.Tenancy;
+using EventSourced.Domain.Jobs;
+using EventSourced.EventStore;
+using EventSourced.Projections.Jobs;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using static EventSourced.Domain.Jobs.JobEvent;
+
+namespace EventSourced.Api.Jobs.Events;
+
+public sealed class SseOptions
+{
+    /// <summary>How often an idle stream sends a ": keepalive" comment.</summary>
+    public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a client waits before reconnecting (the "retry:" field).</summary>
+    public TimeSpan Retry { get; set; } = TimeSpan.FromSeconds(3);
+}
+
+/// <summary>The data of one SSE event: where the job stands after it, and the event's own fields.</summary>
+public sealed record JobEventData(
+    Guid JobId,
+    string EventType,
+    string Status,
+    int Progress,
+    int Attempt,
+    long Version,
+    DateTimeOffset Timestamp,
+    string? JobType = null,
+    string? CorrelationId = null,
+    string? Worker = null,
+    int? Percent = null,
+    string? Message = null,
+    string? ResultUrl = null,
+    string? ResultContentType = null,
+    JobError? Error = null,
+    bool? CancellationRequested = null,
+    string? Reason = null);
+
+/// <summary>
+/// GET /jobs/{id}/events: the job's events as Server-Sent Events. Each event's id is its global
+/// sequence number. On connect it replays what came after Last-Event-ID (or the lastEventId query
+/// parameter, for clients that cannot set headers), then streams new events as any process appends
+/// them, and ends after the final one. A reconnect that already has the final event gets 204,
+/// which tells EventSource to stop.
+/// </summary>
+public static class JobEventsEndpoint
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static void MapJobEvents(this IEndpointRouteBuilder app) =>
+        app.MapGet("/jobs/{id:guid}/events", Stream).WithName("JobEvents").WithSummary("Follow a job over Server-Sent Events.");
+
+    private static async Task<IResult> Stream(
+        Guid id, Tenant tenant, HttpContext http, JobQueries queries, PostgresEventStore store, StreamWatchers watchers,
+        IOptions<SseOptions> options, IHostApplicationLifetime lifetime, ILogger<SseOptions> logger)
+    {
+        if (!TryLastEventId(http.Request, out var lastEventId))
+        {
+            return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_last_event_id",
+                "Last-Event-ID must be the id of an event this stream sent (a whole number).");
+        }
+        var row = await queries.Status(id, tenant.Id, http.RequestAborted);
+        if (row is null)
+            return Problems.JobNotFound(id);
+        if (row.IsFinished && lastEventId >= row.LastSeq)
+            return TypedResults.NoContent();
+
+        // Ends with the client, or when this node shuts down: the client reconnects elsewhere and resumes.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
+        var ct = stop.Token;
+        // Watch before the first read, so an append between the read and the wait still wakes us.
+        using var watch = watchers.Watch(id);
+        var sse = new SseWriter(http.Response, Json);
+        try
+        {
+            await sse.Start(options.Value.Retry, ct);
+            Job? state = null;
+            long version = 0, sent = lastEventId;
+            var events = await store.ReadStream(id, ct: ct);
+            while (true)
+            {
+                foreach (var e in events)
+                {
+                    state = Job.Evolve(state, (JobEvent)e.Data);
+                    version = e.Version;
+                    if (e.Seq <= sent)
+                        continue;
+                    sse.Event(e.Seq, EventName((JobEvent)e.Data, state), Data(e, state));
+                    sent = e.Seq;
+                }
+                await sse.Flush(ct);
+                if (state!.IsFinished)
+                    break;
+                while (!await watch.WaitForAppend(options.Value.KeepAlive, ct))
+                    await sse.Comment("keepalive", ct);
+                events = await store.ReadStream(id, version + 1, ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (NpgsqlException e)
+        {
+            // Ending the response makes the client reconnect with its Last-Event-ID once the database is back.
+            logger.LogWarning("Event stream of job {JobId} ended: {Error}", id, e.Message);
+        }
+        return Results.Empty;
+    }
+
+    private static bool TryLastEventId(HttpRequest request, out long lastEventId)
+    {
+        var value = request.Headers["Last-Event-ID"].ToString();
+        if (value.Length == 0)
+            value = request.Query["lastEventId"].ToString();
+        lastEventId = 0;
+        return value.Length == 0 || (long.TryParse(value, out lastEventId) && lastEventId >= 0);
+    }
+
+    /// <summary>The SSE event name: "progress" for progress, otherwise the job's status after the event.</summary>
+    private static string EventName(JobEvent e, Job state) => e is JobProgressed ? "progress" : JobDecider.Name(state.Status);
+
+    private static JobEventData Data(StoredEvent stored, Job state)
+    {
+        var e = (JobEvent)stored.Data;
+        var data = new JobEventData(state.Id, stored.TypeName, JobDecider.Name(state.Status), state.Progress, state.Attempt, stored.Version, e.At);
+        return e switch
+        {
+            JobSubmitted s => data with { JobType = s.Type, CorrelationId = s.CorrelationId },
+            JobStarted s => data with { Worker = s.Worker },
+            JobProgressed p => data with { Percent = p.Percent, Message = p.Message },
+            JobCompleted c => data with { ResultUrl = JobLinks.Result(state.Id), ResultContentType = c.ResultContentType },
+            JobFailed f => data with { Error = new JobError(f.ErrorCode, f.ErrorMessage) },
+            JobCancellationRequested r => data with { CancellationRequested = true, Reason = r.Reason },
+            _ => data,
+        };
+    }
+}

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using EventSourced.Api.Execution;
+using EventSourced.Api.Jobs.Cancel;
+using EventSourced.Api.Jobs.Events;
+using EventSourced.Api.Jobs.History;
+using EventSourced.Api.Jobs.Result;
+using EventSourced.Api.Jobs.Status;
+using EventSourced.Api.Jobs.Submit;
+using EventSourced.Api.JobTypes;
+using EventSourced.Domain.Jobs;
+using EventSourced.EventStore;
+using EventSourced.Projections;
+using EventSourced.Projections.Jobs;
+using FluentValidation;
+
+namespace EventSourced.Api.Jobs;
+
+public static class JobsModule
+{
+    /// <summary>The job events under their stable names.</summary>
+    public static EventTypes EventTypes()
+    {
+        var types = new EventTypes();
+        foreach (var (name, type) in JobEvent.TypeNames)
+            types.Register(name, type);
+        return types;
+    }
+
+    public static IServiceCollection AddJobs(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(JobReadModels.Schema);
+        foreach (var projection in JobReadModels.Projections())
+            services.AddSingleton(projection);
+        services.AddSingleton<JobQueries>();
+        services.AddSingleton<JobQueue>();
+        services.AddSingleton<JobCommands>();
+        services.AddSingleton<JobSubmissions>();
+        JobTypeRegistry.AddHandlersAndValidators(services, typeof(JobsModule).Assembly);
+
+        services.Configure<SseOptions>(configuration.GetSection("Sse"));
+        services.Configure<RunnerOptions>(configuration.GetSection("Runner"));
+        services.AddHostedService<JobRunner>();
+
+        // Validation errors name fields as clients write them: "fileId", not "FileId" or "File Id".
+        ValidatorOptions.Global.PropertyNameResolver = (_, member, _) => member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
+        ValidatorOptions.Global.DisplayNameResolver = (_, member, _) => member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
+        return services;
+    }
+
+    public static void MapJobs(this WebApplication app)
+    {
+        app.MapSubmit(app.Services.GetRequiredService<JobTypeRegistry>());
+        app.MapStatus();
+        app.MapJobEvents();
+        app.MapResult();
+        app.MapCancel();
+        app.MapHistory();
+    }
+}
