@@ -16,7 +16,7 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
     {
         var id = await _client.SubmitTranscode();
         await api.Drive(id, new StartJob("node-a"));
-        await api.Drive(id, new ReportProgress(40, "encoding"));
+        await api.Drive(id, new ReportProgress(1, 40, "encoding"));
 
         var response = await _client.GetAsync($"/jobs/{id}");
 
@@ -37,7 +37,7 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
     {
         var id = await _client.SubmitTranscode();
         await api.Drive(id, new StartJob("node-a"));
-        await api.Drive(id, new CompleteJob(Output, "application/json"));
+        await api.Drive(id, new CompleteJob(1, Output, "application/json"));
 
         var response = await _client.GetAsync($"/jobs/{id}");
         var job = await response.Json();
@@ -52,7 +52,7 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
     {
         var id = await _client.SubmitTranscode();
         await api.Drive(id, new StartJob("node-a"));
-        await api.Drive(id, new FailJob("codec_missing", "No H.265 encoder."));
+        await api.Drive(id, new FailAttempt(1, "codec_missing", "No H.265 encoder.", Scenarios.NoBackoff, 0, Retryable: false));
 
         var job = await (await _client.GetAsync($"/jobs/{id}")).Json();
 
@@ -107,7 +107,7 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
         var problem = await early.Json();
         Assert.Equal(("job_not_completed", "processing"), (problem.Str("code"), problem.Str("jobStatus")));
 
-        await api.Drive(id, new CompleteJob(Output, "application/json"));
+        await api.Drive(id, new CompleteJob(1, Output, "application/json"));
         var result = await _client.GetAsync($"/jobs/{id}/result");
         Assert.Equal(HttpStatusCode.OK, result.StatusCode);
         Assert.Equal("application/json", result.Content.Headers.ContentType?.MediaType);
@@ -150,7 +150,7 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
     {
         var id = await _client.SubmitTranscode();
         await api.Drive(id, new StartJob("node-a"));
-        await api.Drive(id, new CompleteJob(Output, "application/json"));
+        await api.Drive(id, new CompleteJob(1, Output, "application/json"));
 
         var response = await _client.PostAsync($"/jobs/{id}/cancel", null);
 
@@ -193,7 +193,7 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
     {
         var id = await _client.SubmitTranscode();
         await api.Drive(id, new StartJob("node-a"));
-        await api.Drive(id, new ReportProgress(50, "half"));
+        await api.Drive(id, new ReportProgress(1, 50, "half"));
 
         var history = await (await _client.GetAsync($"/jobs/{id}/history")).Json();
         var events = history.GetProperty("events").EnumerateArray().ToList();

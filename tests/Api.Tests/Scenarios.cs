@@ -11,6 +11,8 @@ namespace EventSourced.Api.Tests;
 /// <summary>The steps tests are written in.</summary>
 public static class Scenarios
 {
+    public static readonly Backoff NoBackoff = new(TimeSpan.Zero, TimeSpan.Zero);
+
     public static Task<HttpResponseMessage> PostJson(this HttpClient client, string path, string json, string? idempotencyKey, string? tenant = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };

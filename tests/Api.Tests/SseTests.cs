@@ -51,9 +51,9 @@ public sealed class SseTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRun
             lastId = processing.Id!;
         }
 
-        await api.Drive(id, new ReportProgress(30, "a third"));
-        await api.Drive(id, new ReportProgress(60, "two thirds"));
-        await api.Drive(id, new CompleteJob(Output, "application/json"));
+        await api.Drive(id, new ReportProgress(1, 30, "a third"));
+        await api.Drive(id, new ReportProgress(1, 60, "two thirds"));
+        await api.Drive(id, new CompleteJob(1, Output, "application/json"));
 
         await using var reconnected = await SseStream.Open(_client, $"/jobs/{id}/events", lastEventId: lastId);
         var missed = await reconnected.ReadToEnd();
@@ -77,9 +77,9 @@ public sealed class SseTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRun
         var commands = new JobCommands(store, TimeProvider.System);
         await commands.Execute(id, new StartJob("node-b"), EventMetadata.None);
         Assert.Equal("processing", (await stream.Next())!.Event);
-        await commands.Execute(id, new ReportProgress(50, null), EventMetadata.None);
+        await commands.Execute(id, new ReportProgress(1, 50, null), EventMetadata.None);
         Assert.Equal(50, (await stream.Next())!.Json.GetProperty("percent").GetInt32());
-        await commands.Execute(id, new FailJob("disk_full", "No space left."), EventMetadata.None);
+        await commands.Execute(id, new FailAttempt(1, "disk_full", "No space left.", Scenarios.NoBackoff, 0, Retryable: false), EventMetadata.None);
 
         var failed = (await stream.Next())!;
         Assert.Equal("failed", failed.Event);
@@ -95,8 +95,8 @@ public sealed class SseTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRun
         var appending = Task.Run(async () =>
         {
             for (var percent = 1; percent <= 60; percent++)
-                await api.Drive(id, new ReportProgress(percent, null));
-            await api.Drive(id, new CompleteJob(Output, "application/json"));
+                await api.Drive(id, new ReportProgress(1, percent, null));
+            await api.Drive(id, new CompleteJob(1, Output, "application/json"));
         });
 
         await Task.Delay(5);

@@ -123,7 +123,10 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
     [InlineData("""{"type":"transcode","input":{"fileId":"x","colour":"red"}}""", "input.colour", "Unknown field. The fields are: fileId, steps, stepMs.")]
     [InlineData("""{"type":"report","input":{"reportType":"weekly","year":2025}}""", "input.reportType", "'reportType' must be one of: annual, quarterly.")]
     [InlineData("""{"type":"transcode","input":{"fileId":"x"},"callbackUrl":"ftp://example.com/x"}""", "callbackUrl", "'callbackUrl' must be an absolute http or https URL.")]
-    [InlineData("""{"type":"transcode","input":{"fileId":"x"},"priority":1}""", "priority", "Unknown field. The fields are: type, input, callbackUrl, correlationId.")]
+    [InlineData("""{"type":"transcode","input":{"fileId":"x"},"priority":1}""", "priority",
+        "Unknown field. The fields are: type, input, callbackUrl, correlationId, maxAttempts, timeoutSeconds.")]
+    [InlineData("""{"type":"transcode","input":{"fileId":"x"},"maxAttempts":0}""", "maxAttempts", "'maxAttempts' must be between 1 and 100. You entered 0.")]
+    [InlineData("""{"type":"transcode","input":{"fileId":"x"},"timeoutSeconds":0}""", "timeoutSeconds", "'timeoutSeconds' must be between 1 and 604800. You entered 0.")]
     [InlineData("""["transcode"]""", "$", "Must be a JSON object.")]
     public async Task Invalid_submissions_get_400_with_errors_per_field_and_change_nothing(string body, string field, string message)
     {

@@ -12,13 +12,16 @@ public sealed class JobDeciderTests
     private static readonly Guid Id = Guid.NewGuid();
     private static readonly JsonElement Input = JsonDocument.Parse("""{"fileId":"f-1"}""").RootElement;
 
-    private static readonly JobSubmitted Submitted = new(Id, "transcode", Input, null, "order-42", "fp", "key-1", Now);
+    private static readonly JobSubmitted Submitted = new(Id, "transcode", Input, null, "order-42", "fp", "key-1", MaxAttempts: 3, TimeoutSeconds: 60, Now);
     private static JobStarted Started(int attempt = 1) => new(Id, attempt, "node-a", Now);
     private static JobProgressed Progressed(int percent) => new(Id, 1, percent, null, Now);
     private static readonly JobCompleted Completed = new(Id, JsonDocument.Parse("{}").RootElement, "application/json", Now);
-    private static readonly JobFailed Failed = new(Id, "boom", "It broke.", Now);
+    private static readonly JobFailed Failed = new(Id, 1, "boom", "It broke.", Now);
     private static readonly JobCancellationRequested CancelRequested = new(Id, null, Now);
     private static readonly JobCancelled Cancelled = new(Id, Now);
+
+    private static readonly Backoff Backoff = new(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+    private static JobAttemptFailed AttemptFailed(int attempt) => new(Id, attempt, "boom", "It broke.", Now.AddSeconds(1), Now);
 
     private static IReadOnlyList<JobEvent> Given(JobCommand when, params JobEvent[] given) => JobDecider.Decide(when, Job.Fold(given), Now);
 
@@ -28,15 +31,15 @@ public sealed class JobDeciderTests
     [Fact]
     public void Submitting_a_new_job_records_everything_needed_to_recognise_a_retry()
     {
-        var events = Given(new SubmitJob(Id, "transcode", Input, "https://client.example/hook", "order-42", "fp", "key-1"));
+        var events = Given(new SubmitJob(Id, "transcode", Input, "https://client.example/hook", "order-42", "fp", "key-1", 5, 30));
         var submitted = Assert.IsType<JobSubmitted>(Assert.Single(events));
-        Assert.Equal(("fp", "key-1", "order-42", Now), (submitted.Fingerprint, submitted.IdempotencyKey, submitted.CorrelationId, submitted.At));
+        Assert.Equal(("fp", "key-1", "order-42", 5, 30, Now), (submitted.Fingerprint, submitted.IdempotencyKey, submitted.CorrelationId, submitted.MaxAttempts, submitted.TimeoutSeconds, submitted.At));
     }
 
     [Fact]
     public void Submitting_a_job_that_exists_is_refused()
     {
-        Assert.Equal("job_exists", Refused(new SubmitJob(Id, "transcode", Input, null, null, "fp", "key-1"), Submitted).Code);
+        Assert.Equal("job_exists", Refused(new SubmitJob(Id, "transcode", Input, null, null, "fp", "key-1", 3, 60), Submitted).Code);
     }
 
     [Fact]
@@ -62,14 +65,14 @@ public sealed class JobDeciderTests
     [Fact]
     public void Progress_of_a_running_job_is_recorded_with_its_attempt()
     {
-        var progressed = Assert.IsType<JobProgressed>(Assert.Single(Given(new ReportProgress(40, "encoding"), Submitted, Started(), Progressed(10))));
+        var progressed = Assert.IsType<JobProgressed>(Assert.Single(Given(new ReportProgress(1, 40, "encoding"), Submitted, Started(), Progressed(10))));
         Assert.Equal((1, 40, "encoding"), (progressed.Attempt, progressed.Percent, progressed.Message));
     }
 
     [Fact]
     public void The_same_percent_may_be_reported_again_with_a_new_message()
     {
-        Assert.Single(Given(new ReportProgress(40, "still encoding"), Submitted, Started(), Progressed(40)));
+        Assert.Single(Given(new ReportProgress(1, 40, "still encoding"), Submitted, Started(), Progressed(40)));
     }
 
     [Theory]
@@ -77,23 +80,23 @@ public sealed class JobDeciderTests
     [InlineData(101)]
     public void A_percent_outside_0_to_100_is_an_invalid_value(int percent)
     {
-        var refused = Refused(new ReportProgress(percent, null), Submitted, Started());
+        var refused = Refused(new ReportProgress(1, percent, null), Submitted, Started());
         Assert.Equal((ViolationKind.InvalidValue, "progress_out_of_range"), (refused.Kind, refused.Code));
     }
 
     [Fact]
     public void Progress_going_backwards_is_refused()
     {
-        var refused = Refused(new ReportProgress(30, null), Submitted, Started(), Progressed(50));
+        var refused = Refused(new ReportProgress(1, 30, null), Submitted, Started(), Progressed(50));
         Assert.Equal((ViolationKind.Conflict, "progress_backwards"), (refused.Kind, refused.Code));
     }
 
     [Fact]
     public void Progress_before_the_start_or_after_the_end_is_refused()
     {
-        Assert.Equal("job_not_processing", Refused(new ReportProgress(10, null), Submitted).Code);
-        Assert.Equal("job_already_finished", Refused(new ReportProgress(10, null), Submitted, Started(), Completed).Code);
-        Assert.Equal("job_already_finished", Refused(new ReportProgress(10, null), Submitted, Started(), Failed).Code);
+        Assert.Equal("job_not_processing", Refused(new ReportProgress(1, 10, null), Submitted).Code);
+        Assert.Equal("job_already_finished", Refused(new ReportProgress(1, 10, null), Submitted, Started(), Completed).Code);
+        Assert.Equal("job_already_finished", Refused(new ReportProgress(1, 10, null), Submitted, Started(), Failed).Code);
     }
 
     [Fact]
@@ -106,10 +109,10 @@ public sealed class JobDeciderTests
     [Fact]
     public void Only_a_running_job_can_complete_or_fail()
     {
-        Assert.IsType<JobCompleted>(Assert.Single(Given(new CompleteJob(Input, "application/json"), Submitted, Started())));
-        Assert.IsType<JobFailed>(Assert.Single(Given(new FailJob("boom", "It broke."), Submitted, Started())));
-        Assert.Equal("job_not_processing", Refused(new CompleteJob(Input, "application/json"), Submitted).Code);
-        Assert.Equal("job_already_finished", Refused(new FailJob("boom", "again"), Submitted, Started(), Failed).Code);
+        Assert.IsType<JobCompleted>(Assert.Single(Given(new CompleteJob(1, Input, "application/json"), Submitted, Started())));
+        Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(1, "boom", "It broke.", Backoff, 0.5, Retryable: false), Submitted, Started())));
+        Assert.Equal("job_not_processing", Refused(new CompleteJob(1, Input, "application/json"), Submitted).Code);
+        Assert.Equal("job_already_finished", Refused(new FailAttempt(1, "boom", "again", Backoff, 0.5), Submitted, Started(), Failed).Code);
     }
 
     [Fact]
@@ -126,7 +129,7 @@ public sealed class JobDeciderTests
     public void Cancelling_a_running_job_asks_its_runner_to_stop()
     {
         Assert.IsType<JobCancellationRequested>(Assert.Single(Given(new CancelJob(null), Submitted, Started())));
-        Assert.IsType<JobCancelled>(Assert.Single(Given(new ConfirmCancellation(), Submitted, Started(), CancelRequested)));
+        Assert.IsType<JobCancelled>(Assert.Single(Given(new ConfirmCancellation(1), Submitted, Started(), CancelRequested)));
     }
 
     [Fact]
@@ -146,22 +149,22 @@ public sealed class JobDeciderTests
     [Fact]
     public void Work_that_finishes_before_the_runner_sees_a_cancellation_request_still_completes()
     {
-        Assert.IsType<JobCompleted>(Assert.Single(Given(new CompleteJob(Input, "application/json"), Submitted, Started(), CancelRequested)));
+        Assert.IsType<JobCompleted>(Assert.Single(Given(new CompleteJob(1, Input, "application/json"), Submitted, Started(), CancelRequested)));
     }
 
     [Fact]
     public void Cancellation_cannot_be_confirmed_when_nobody_asked_for_it()
     {
-        Assert.Equal("job_not_processing", Refused(new ConfirmCancellation(), Submitted, Started()).Code);
+        Assert.Equal("cancellation_not_requested", Refused(new ConfirmCancellation(1), Submitted, Started()).Code);
     }
 
     [Fact]
     public void Folding_the_events_gives_status_attempt_and_progress()
     {
-        Assert.Equal(new Job(Id, "transcode", JobStatus.Queued, 0, 0, false), Job.Fold([Submitted]));
-        Assert.Equal(new Job(Id, "transcode", JobStatus.Processing, 1, 60, false), Job.Fold([Submitted, Started(), Progressed(60)]));
-        Assert.Equal(new Job(Id, "transcode", JobStatus.Completed, 1, 100, false), Job.Fold([Submitted, Started(), Progressed(60), Completed]));
-        Assert.Equal(new Job(Id, "transcode", JobStatus.Cancelled, 0, 0, true), Job.Fold([Submitted, CancelRequested, Cancelled]));
+        Assert.Equal(new Job(Id, "transcode", JobStatus.Queued, 0, 0, false, 3, 0), Job.Fold([Submitted]));
+        Assert.Equal(new Job(Id, "transcode", JobStatus.Processing, 1, 60, false, 3, 0), Job.Fold([Submitted, Started(), Progressed(60)]));
+        Assert.Equal(new Job(Id, "transcode", JobStatus.Completed, 1, 100, false, 3, 0), Job.Fold([Submitted, Started(), Progressed(60), Completed]));
+        Assert.Equal(new Job(Id, "transcode", JobStatus.Cancelled, 0, 0, true, 3, 0), Job.Fold([Submitted, CancelRequested, Cancelled]));
         Assert.Null(Job.Fold([]));
     }
 
@@ -169,5 +172,79 @@ public sealed class JobDeciderTests
     public void A_stream_that_does_not_start_with_a_submission_is_not_a_job()
     {
         Assert.Throws<InvalidOperationException>(() => Job.Fold([Started()]));
+    }
+
+    [Fact]
+    public void A_failed_attempt_is_retried_after_a_jittered_delay_while_attempts_remain()
+    {
+        var failed = Assert.IsType<JobAttemptFailed>(Assert.Single(Given(new FailAttempt(1, "timeout", "Took too long.", Backoff, 0.25), Submitted, Started())));
+        Assert.Equal((1, "timeout", Now.AddSeconds(0.25)), (failed.Attempt, failed.ErrorCode, failed.RetryAt));
+
+        var second = Assert.IsType<JobAttemptFailed>(Assert.Single(
+            Given(new FailAttempt(2, "timeout", "Again.", Backoff, 0.25), Submitted, Started(1), AttemptFailed(1), Started(2))));
+        Assert.Equal(Now.AddSeconds(0.5), second.RetryAt);
+
+        var job = Job.Fold([Submitted, Started(1), AttemptFailed(1)])!;
+        Assert.Equal((JobStatus.Queued, 1, 0), (job.Status, job.Failures, job.Progress));
+    }
+
+    [Fact]
+    public void The_last_attempt_failing_fails_the_job_for_good()
+    {
+        var failed = Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(3, "boom", "Third time.", Backoff, 0.5),
+            Submitted, Started(1), AttemptFailed(1), Started(2), AttemptFailed(2), Started(3))));
+        Assert.Equal((3, "boom"), (failed.Attempt, failed.ErrorCode));
+    }
+
+    [Fact]
+    public void An_error_that_is_not_retryable_fails_the_job_at_once()
+    {
+        Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(1, "bad_input", "No such file.", Backoff, 0.5, Retryable: false), Submitted, Started())));
+    }
+
+    [Fact]
+    public void A_holder_whose_attempt_was_superseded_is_refused()
+    {
+        var given = new JobEvent[] { Submitted, Started(1), AttemptFailed(1), Started(2) };
+        Assert.Equal("attempt_superseded", Refused(new ReportProgress(1, 50, null), given).Code);
+        Assert.Equal("attempt_superseded", Refused(new CompleteJob(1, Input, "application/json"), given).Code);
+        Assert.Equal("attempt_superseded", Refused(new FailAttempt(1, "x", "y", Backoff, 0), Submitted, Started(1), AttemptFailed(1)).Code);
+        Assert.Single(Given(new ReportProgress(2, 50, null), given));
+    }
+
+    [Fact]
+    public void A_job_handed_back_is_queued_again_without_counting_a_failure()
+    {
+        var released = Assert.IsType<JobReleased>(Assert.Single(Given(new ReleaseJob(1, "node shutting down"), Submitted, Started())));
+        var job = Job.Fold([Submitted, Started(), released])!;
+        Assert.Equal((JobStatus.Queued, 0, 1), (job.Status, job.Failures, job.Attempt));
+        Assert.Equal(2, Assert.IsType<JobStarted>(Assert.Single(Given(new StartJob("node-b"), Submitted, Started(), released))).Attempt);
+    }
+
+    [Fact]
+    public void A_failure_or_hand_back_while_cancellation_is_pending_cancels_the_job()
+    {
+        Assert.IsType<JobCancelled>(Assert.Single(Given(new FailAttempt(1, "x", "y", Backoff, 0), Submitted, Started(), CancelRequested)));
+        Assert.IsType<JobCancelled>(Assert.Single(Given(new ReleaseJob(1, "shutdown"), Submitted, Started(), CancelRequested)));
+    }
+
+    [Fact]
+    public void A_job_waiting_for_its_retry_can_be_cancelled_at_once()
+    {
+        var events = Given(new CancelJob(null), Submitted, Started(), AttemptFailed(1));
+        Assert.IsType<JobCancelled>(events[^1]);
+    }
+
+    [Fact]
+    public void Only_a_failed_job_can_be_redriven_and_it_gets_a_fresh_set_of_attempts()
+    {
+        var failedForGood = new JobEvent[] { Submitted, Started(1), AttemptFailed(1), Started(2), AttemptFailed(2), Started(3), Failed };
+        var redriven = Assert.IsType<JobRedriven>(Assert.Single(Given(new RedriveJob("fixed the codec"), failedForGood)));
+        var job = Job.Fold([.. failedForGood, redriven])!;
+        Assert.Equal((JobStatus.Queued, 0, 3), (job.Status, job.Failures, job.Attempt));
+        Assert.Equal(4, Assert.IsType<JobStarted>(Assert.Single(Given(new StartJob("node-a"), [.. failedForGood, redriven]))).Attempt);
+
+        Assert.Equal("job_not_failed", Refused(new RedriveJob(null), Submitted, Started()).Code);
+        Assert.Equal("job_not_failed", Refused(new RedriveJob(null), Submitted, Started(), Completed).Code);
     }
 }

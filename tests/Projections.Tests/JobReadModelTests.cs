@@ -18,11 +18,11 @@ public sealed class JobReadModelTests(JobsDatabase db) : IClassFixture<JobsDatab
         Assert.Equal(JobStatus.Queued, (await queries.Status(id, Tenants.Default, default))!.Status);
 
         await db.Execute(id, new StartJob("node-a"));
-        await db.Execute(id, new ReportProgress(30, "a third"));
+        await db.Execute(id, a => new ReportProgress(a, 30, "a third"));
         var running = (await queries.Status(id, Tenants.Default, default))!;
         Assert.Equal((JobStatus.Processing, 30, "a third", 3L), (running.Status, running.Progress, running.Message, running.Version));
 
-        await db.Execute(id, new CompleteJob(Result, "application/json"));
+        await db.Execute(id, a => new CompleteJob(a, Result, "application/json"));
         Assert.Equal(JobStatus.Completed, (await queries.Status(id, Tenants.Default, default))!.Status);
         Assert.Equal(new JobResult("application/json", """{"output": "f.mp4"}"""), await queries.Result(id, default));
     }
@@ -41,7 +41,7 @@ public sealed class JobReadModelTests(JobsDatabase db) : IClassFixture<JobsDatab
     {
         var id = await db.Submit("report");
         await db.Execute(id, new StartJob("node-a"));
-        await db.Execute(id, new CompleteJob(JsonSerializer.SerializeToElement("a,b\n1,2\n"), "text/csv"));
+        await db.Execute(id, a => new CompleteJob(a, JsonSerializer.SerializeToElement("a,b\n1,2\n"), "text/csv"));
         Assert.Equal(new JobResult("text/csv", "a,b\n1,2\n"), await new JobQueries(db.DataSource).Result(id, default));
     }
 
@@ -54,11 +54,11 @@ public sealed class JobReadModelTests(JobsDatabase db) : IClassFixture<JobsDatab
             if (i % 4 == 0)
                 continue;
             await db.Execute(id, new StartJob("node-a"));
-            await db.Execute(id, new ReportProgress(i * 5, $"step {i}"));
-            await db.Execute(id, (i % 4) switch
+            await db.Execute(id, a => new ReportProgress(a, i * 5, $"step {i}"));
+            await db.Execute(id, a => (i % 4) switch
             {
-                1 => new CompleteJob(Result, "application/json"),
-                2 => new FailJob("boom", "It broke."),
+                1 => new CompleteJob(a, Result, "application/json"),
+                2 => new FailAttempt(a, "boom", "It broke.", JobsDatabase.QuickBackoff, 0.5),
                 _ => new CancelJob("not needed"),
             });
         }

@@ -21,12 +21,13 @@ public sealed class JobsDatabase : TestDatabase
     }
 
     /// <summary>Submits a job the way the API does, and returns its id.</summary>
-    public async Task<Guid> Submit(string type = "transcode", string tenant = Tenants.Default)
+    public async Task<Guid> Submit(string type = "transcode", string tenant = Tenants.Default, int maxAttempts = 3)
     {
         var key = Guid.NewGuid().ToString();
         var id = Idempotency.JobId(tenant, key);
         var events = JobDecider.Decide(
-            new JobCommand.SubmitJob(id, type, JsonDocument.Parse("""{"fileId":"f"}""").RootElement, null, null, "fp", key), null, DateTimeOffset.UtcNow);
+            new JobCommand.SubmitJob(id, type, JsonDocument.Parse("""{"fileId":"f"}""").RootElement, null, null, "fp", key, maxAttempts, 60),
+            null, DateTimeOffset.UtcNow);
         await Store.StartStream(id, "job", [.. events], tenantId: tenant);
         return id;
     }
@@ -39,4 +40,13 @@ public sealed class JobsDatabase : TestDatabase
         if (decided.Count > 0)
             await Store.Append(id, events[^1].Version, [.. decided]);
     }
+
+    /// <summary>Runs a command that depends on the job's current attempt, as the attempt's holder.</summary>
+    public async Task Execute(Guid id, Func<int, JobCommand> command)
+    {
+        var attempt = Job.Fold((await Store.ReadStream(id)).Select(e => (JobEvent)e.Data))!.Attempt;
+        await Execute(id, command(attempt));
+    }
+
+    public static readonly Backoff QuickBackoff = new(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(10));
 }

@@ -2,6 +2,7 @@ using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
 
 namespace EventSourced.Api.Errors;
 
@@ -36,11 +37,16 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problemDetail
                 "The job has changed since the version you sent.", $"If-Match named version {v.ExpectedVersion}; the job is at version {v.ActualVersion}.",
                 new Dictionary<string, object?> { ["currentVersion"] = v.ActualVersion }),
             BadHttpRequestException b => Problems.Problem(b.StatusCode, "bad_request", "The request is not valid.", b.Message),
+            // The database is away (restarting, unreachable): nothing was done, and trying again is safe.
+            NpgsqlException { IsTransient: true } => Problems.Problem(StatusCodes.Status503ServiceUnavailable, "database_unavailable",
+                "The database is not available.", "Nothing was changed. Try again shortly (with the same Idempotency-Key, for a submission)."),
             _ => null,
         };
         if (problem is null)
             return false;
         context.Response.StatusCode = problem.StatusCode;
+        if (problem.StatusCode == StatusCodes.Status503ServiceUnavailable)
+            context.Response.Headers.RetryAfter = "2";
         return await problemDetails.TryWriteAsync(new() { HttpContext = context, ProblemDetails = problem.ProblemDetails, Exception = exception });
     }
 }

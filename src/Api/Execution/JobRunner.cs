@@ -13,174 +13,248 @@ public sealed class RunnerOptions
     /// <summary>Whether this node runs jobs at all (an API-only node sets false).</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>How many jobs this node runs at once.</summary>
+    /// <summary>How many jobs this node runs at once, all types together.</summary>
     public int Concurrency { get; set; } = 8;
 
     /// <summary>How often it looks for due jobs when no notification woke it.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How this node signs the events it appends (default: host name and process id).</summary>
+    /// <summary>How long a claim holds a job; renewed every third of it while the handler runs.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>On shutdown, how long running handlers may take to finish before they are stopped and their jobs handed back.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>How this node signs the events it appends and the leases it holds (default: host name and process id).</summary>
     public string? WorkerName { get; set; }
 }
 
 /// <summary>
-/// Runs jobs inside the API process: claims due jobs (each exactly once, however many nodes race),
-/// runs their handler, and records progress and the outcome as events. A new job wakes it at once
-/// through the store's notifications; the poll is the safety net.
+/// Runs jobs inside the API process. It claims due jobs (each exactly once, however many nodes race)
+/// with a lease it keeps renewing, runs their handler under the attempt's time-out, and records the
+/// outcome: completed, a failed attempt retried after a jittered backoff, failed for good, cancelled,
+/// or handed back when the node shuts down. Every node also sweeps expired leases, so a job whose node
+/// died is retried elsewhere. A new job wakes it at once through the store's notifications.
 /// </summary>
 public sealed class JobRunner(
     JobQueue queue,
+    JobLeases leases,
     JobQueries queries,
     JobTypeRegistry types,
     JobCommands commands,
     EventNotifications notifications,
     StreamWatchers watchers,
+    TimeProvider clock,
     IOptions<RunnerOptions> options,
     ILogger<JobRunner> logger) : BackgroundService
 {
     private readonly RunnerOptions _options = options.Value;
     private readonly string _worker = options.Value.WorkerName ?? $"{Environment.MachineName}:{Environment.ProcessId}";
+    private readonly WakeOnAnyAppend _wakeup = new();
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
         if (!_options.Enabled)
             return;
-        var wakeup = new Wakeup();
-        using var subscription = notifications.Subscribe(wakeup);
-        var running = new List<Task>();
-        string[] typeNames = [.. types.Names];
+        using var subscription = notifications.Subscribe(_wakeup);
+        // Fires once the drain time is up: handlers still running are stopped and their jobs handed back.
+        using var abort = new CancellationTokenSource();
+        var running = new Dictionary<Task, string>();
+        var sweepEvery = _options.LeaseDuration / 4;
+        var nextSweep = clock.GetUtcNow();
 
         while (!stopping.IsCancellationRequested)
         {
-            running.RemoveAll(t => t.IsCompleted);
-            var free = _options.Concurrency - running.Count;
-            if (free > 0)
+            foreach (var done in running.Keys.Where(t => t.IsCompleted).ToList())
+                running.Remove(done);
+            try
             {
-                try
+                if (clock.GetUtcNow() >= nextSweep)
                 {
-                    var claimed = await queue.Claim(free, typeNames, _worker, stopping);
-                    running.AddRange(claimed.Select(job => Run(job, wakeup, stopping)));
-                    if (claimed.Count == free)
-                        continue;
+                    await queue.ExpireLeases(100, types.BackoffFor, _worker, stopping);
+                    nextSweep = clock.GetUtcNow() + sweepEvery;
                 }
-                catch (Exception e) when (!stopping.IsCancellationRequested)
-                {
-                    logger.LogWarning("Could not claim jobs: {Error}", e.Message);
-                }
+                foreach (var job in await ClaimWhatFits(running, stopping))
+                    running[Run(job, abort.Token)] = job.Submitted.Type;
+            }
+            catch (Exception e) when (!stopping.IsCancellationRequested)
+            {
+                logger.LogWarning("Could not claim or sweep jobs: {Error}", e.Message);
             }
             try
             {
-                await wakeup.Signal.Wait(_options.PollInterval, stopping);
+                await _wakeup.Signal.Wait(Min(_options.PollInterval, sweepEvery), stopping);
             }
             catch (OperationCanceledException)
             {
                 break;
             }
         }
-        await Task.WhenAll(running);
+
+        var all = Task.WhenAll(running.Keys);
+        if (running.Count > 0 && await Task.WhenAny(all, Task.Delay(_options.DrainTimeout, CancellationToken.None)) != all)
+        {
+            logger.LogWarning("Handing back {Count} unfinished jobs: the drain time of {Drain} is up.", running.Count(r => !r.Key.IsCompleted), _options.DrainTimeout);
+            await abort.CancelAsync();
+        }
+        await all;
     }
 
-    private async Task Run(ClaimedJob claimed, Wakeup wakeup, CancellationToken stopping)
+    /// <summary>Claims as many jobs as this node has room for: in total, and for each type with a limit of its own.</summary>
+    private async Task<List<ClaimedJob>> ClaimWhatFits(Dictionary<Task, string> running, CancellationToken ct)
     {
-        var jobId = claimed.Submitted.JobId;
-        var execution = new JobExecution(jobId, new JobSnapshot(claimed.State, claimed.Version), commands,
-            new EventMetadata(claimed.Submitted.CorrelationId, null, _worker));
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        var watching = StopWhenCancellationIsRequested(jobId, cancel);
+        var claimed = new List<ClaimedJob>();
+        var free = _options.Concurrency - running.Count;
+        var inProcess = types.All.Where(t => t.RunsInProcess).ToList();
+        string[] unlimited = [.. inProcess.Where(t => t.Concurrency is null).Select(t => t.Name)];
+        if (free > 0 && unlimited.Length > 0)
+            claimed.AddRange(await queue.Claim(free, unlimited, _worker, _options.LeaseDuration, ct));
+        foreach (var type in inProcess.Where(t => t.Concurrency is not null))
+        {
+            var room = Math.Min(free - claimed.Count, type.Concurrency!.Value - running.Values.Count(t => t == type.Name));
+            if (room > 0)
+                claimed.AddRange(await queue.Claim(room, [type.Name], _worker, _options.LeaseDuration, ct));
+        }
+        if (claimed.Count > 0)
+            _wakeup.Signal.Set(); // there may be more due: look again straight away
+        return claimed;
+    }
+
+    private async Task Run(ClaimedJob claimed, CancellationToken abort)
+    {
+        var submitted = claimed.Submitted;
+        var type = types.Find(submitted.Type)!;
+        var attempt = claimed.State.Attempt;
+        var execution = new JobExecution(submitted.JobId, new JobSnapshot(claimed.State, claimed.Version), commands,
+            new EventMetadata(submitted.CorrelationId, null, _worker), _options.LeaseDuration, logger);
+
+        using var cancelRequested = new CancellationTokenSource();
+        using var leaseLost = new CancellationTokenSource();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(submitted.TimeoutSeconds), clock);
+        using var handler = CancellationTokenSource.CreateLinkedTokenSource(abort, cancelRequested.Token, leaseLost.Token, timeout.Token);
+        using var finished = new CancellationTokenSource();
+        var keeping = KeepLease(claimed.Lease, cancelRequested, leaseLost, finished.Token);
+
+        JobCommand? outcome;
         try
         {
-            var type = types.Find(claimed.Submitted.Type)!;
-            var context = new JobContext(jobId, claimed.State.Attempt, (percent, message, ct) => execution.Execute(new ReportProgress(percent, message), ct));
-            var output = await type.Run(claimed.Submitted.Input, context, cancel.Token);
-            await execution.Execute(new CompleteJob(output.Result, output.ContentType), stopping);
+            var context = new JobContext(submitted.JobId, attempt, (percent, message, ct) => execution.Execute(new ReportProgress(attempt, percent, message), ct));
+            var output = await type.Run!(submitted.Input, context, handler.Token);
+            outcome = new CompleteJob(attempt, output.Result, output.ContentType);
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (handler.IsCancellationRequested)
         {
-            logger.LogInformation("Job {JobId} was interrupted by shutdown.", jobId);
+            outcome =
+                leaseLost.IsCancellationRequested ? null // the attempt is someone else's now: there is nothing left to say
+                : cancelRequested.IsCancellationRequested ? new ConfirmCancellation(attempt)
+                : abort.IsCancellationRequested ? new ReleaseJob(attempt, $"{_worker} shut down before the job finished.")
+                : Failure(type, attempt, "timeout", $"The attempt ran past its time-out of {submitted.TimeoutSeconds} s.");
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (JobRuleViolation v) when (v.Kind == ViolationKind.Conflict && v.Code != "progress_backwards")
         {
-            await Record(execution, new ConfirmCancellation(), stopping);
+            outcome = null; // the job moved on without this attempt (cancelled, superseded): nothing to record
         }
         catch (JobRuleViolation v)
         {
-            // The handler broke a rule (progress going backwards, say): the job fails and says why.
-            await Record(execution, new FailJob(v.Code, v.Message), stopping);
+            // The handler broke a rule of jobs: a bug that a retry would repeat.
+            outcome = Failure(type, attempt, v.Code, v.Message, retryable: false);
         }
         catch (Exception e)
         {
-            await Record(execution, new FailJob("handler_error", $"{e.GetType().Name}: {e.Message}"), stopping);
+            outcome = Failure(type, attempt, "handler_error", $"{e.GetType().Name}: {e.Message}");
         }
         finally
         {
-            await cancel.CancelAsync();
-            await watching;
-            wakeup.Signal.Set(); // a slot is free
+            await finished.CancelAsync();
+            await keeping;
         }
+
+        if (outcome is not null)
+            await Record(execution, outcome);
+        await Quietly(() => leases.Release(submitted.JobId, claimed.Lease.Token, CancellationToken.None), "give up the lease of", submitted.JobId);
+        _wakeup.Signal.Set(); // a slot is free
     }
 
-    private async Task Record(JobExecution execution, JobCommand outcome, CancellationToken ct)
+    private static FailAttempt Failure(JobType type, int attempt, string code, string message, bool retryable = true) =>
+        new(attempt, code, message, type.Backoff, Random.Shared.NextDouble(), retryable);
+
+    private async Task Record(JobExecution execution, JobCommand outcome)
     {
         try
         {
-            await execution.Execute(outcome, ct);
+            await execution.Execute(outcome, CancellationToken.None);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (JobRuleViolation v)
         {
+            logger.LogInformation("Job {JobId} moved on before its {Outcome} was recorded: {Reason}", execution.JobId, outcome.GetType().Name, v.Message);
+        }
+        catch (Exception e)
+        {
+            // The lease runs out, and the sweep retries the job: the attempt is not lost.
             logger.LogError("Could not record {Outcome} for job {JobId}: {Error}", outcome.GetType().Name, execution.JobId, e.Message);
         }
     }
 
-    /// <summary>Fires the handler's token when someone asks to cancel the job, on whichever node they asked.</summary>
-    private async Task StopWhenCancellationIsRequested(Guid jobId, CancellationTokenSource cancel)
+    /// <summary>
+    /// Renews the lease every third of its duration, and watches the job's stream so that a
+    /// cancellation request (appended by any node) fires the handler's token at once.
+    /// </summary>
+    private async Task KeepLease(Lease lease, CancellationTokenSource cancelRequested, CancellationTokenSource leaseLost, CancellationToken finished)
     {
-        using var watch = watchers.Watch(jobId);
+        using var watch = watchers.Watch(lease.JobId);
+        var renewEvery = _options.LeaseDuration / 3;
+        var nextRenewal = clock.GetUtcNow() + renewEvery;
         try
         {
-            while (!cancel.IsCancellationRequested)
+            while (!finished.IsCancellationRequested)
             {
-                if (await queries.CancellationRequested(jobId, cancel.Token))
+                var untilRenewal = Max(nextRenewal - clock.GetUtcNow(), TimeSpan.Zero);
+                var moved = await watch.WaitForAppend(untilRenewal, finished);
+                try
                 {
-                    await cancel.CancelAsync();
-                    return;
+                    if (!moved)
+                    {
+                        var renewed = await leases.Renew(lease.JobId, lease.Token, _options.LeaseDuration, finished);
+                        if (renewed is null)
+                        {
+                            logger.LogWarning("Lost the lease of job {JobId}, attempt {Attempt}: stopping its handler.", lease.JobId, lease.Attempt);
+                            await leaseLost.CancelAsync();
+                            return;
+                        }
+                        nextRenewal = clock.GetUtcNow() + renewEvery;
+                        if (renewed.Value.CancellationRequested)
+                            await cancelRequested.CancelAsync();
+                    }
+                    else if (await queries.CancellationRequested(lease.JobId, finished))
+                    {
+                        await cancelRequested.CancelAsync();
+                    }
                 }
-                await watch.WaitForAppend(_options.PollInterval * 5, cancel.Token);
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // The database is away: keep trying until the lease itself runs out.
+                    logger.LogWarning("Could not renew the lease of job {JobId}: {Error}", lease.JobId, e.Message);
+                    nextRenewal = clock.GetUtcNow() + TimeSpan.FromSeconds(1);
+                }
             }
         }
         catch (OperationCanceledException)
         {
         }
-        catch (Exception e)
-        {
-            logger.LogWarning("Stopped watching job {JobId} for cancellation: {Error}", jobId, e.Message);
-        }
     }
 
-    private sealed class Wakeup : INotificationSubscriber
+    private async Task Quietly(Func<Task> action, string what, Guid jobId)
     {
-        public AsyncSignal Signal { get; } = new();
-        public void Appended(StreamAppended appended) => Signal.Set();
-        public void Resync() => Signal.Set();
-    }
-}
-
-/// <summary>One running job as its runner sees it: the latest state and version, and its appends, one at a time.</summary>
-public sealed class JobExecution(Guid jobId, JobSnapshot snapshot, JobCommands commands, EventMetadata metadata)
-{
-    private readonly SemaphoreSlim _appending = new(1, 1);
-
-    public Guid JobId => jobId;
-
-    public async Task Execute(JobCommand command, CancellationToken ct)
-    {
-        await _appending.WaitAsync(ct);
         try
         {
-            snapshot = await commands.Execute(jobId, command, metadata, known: snapshot, ct: ct);
+            await action();
         }
-        finally
+        catch (Exception e)
         {
-            _appending.Release();
+            logger.LogWarning("Could not {What} job {JobId}: {Error}", what, jobId, e.Message);
         }
     }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }

@@ -1,5 +1,7 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using EventSourced.Api.Errors;
+using FluentValidation;
 
 namespace EventSourced.Api.Http;
 
@@ -7,6 +9,12 @@ namespace EventSourced.Api.Http;
 public static class JsonBody
 {
     public const int MaxBytes = 1024 * 1024;
+
+    /// <summary>Refuses unknown fields, so a misspelt field is an error rather than silently ignored.</summary>
+    public static readonly JsonSerializerOptions Strict = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
 
     /// <summary>The body, or a problem: 415 when it is not JSON, 413 over 1 MiB, 400 when it does not parse.</summary>
     public static async Task<(JsonElement Body, IResult? Problem)> Read(HttpRequest request, CancellationToken ct)
@@ -61,6 +69,25 @@ public static class JsonBody
             var key = string.Join('.', new[] { prefix, field }.Where(s => s.Length > 0)) is { Length: > 0 } joined ? joined : "$";
             return (default, new() { [key] = [message] });
         }
+    }
+
+    /// <summary>
+    /// Reads, deserializes strictly and validates a small request body. Without a body, <paramref name="whenEmpty"/>
+    /// stands in for it when given; otherwise an empty body is an error like any other.
+    /// </summary>
+    public static async Task<(T? Value, IResult? Problem)> ReadValidated<T>(HttpRequest request, IValidator<T> validator, CancellationToken ct, T? whenEmpty = null)
+        where T : class
+    {
+        if (whenEmpty is not null && request.ContentLength is null or 0 && request.Headers.TransferEncoding.Count == 0)
+            return (whenEmpty, null);
+        var (body, problem) = await Read(request, ct);
+        if (problem is not null)
+            return (null, problem);
+        var (value, errors) = Deserialize<T>(body, Strict, "");
+        if (errors is not null)
+            return (null, Problems.Validation(errors));
+        var validation = await validator.ValidateAsync(value!, ct);
+        return validation.IsValid ? (value, null) : (null, Problems.Validation(validation.ToDictionary()));
     }
 
     private static IResult TooLarge() => Problems.Problem(StatusCodes.Status413PayloadTooLarge, "body_too_large",

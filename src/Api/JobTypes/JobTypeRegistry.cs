@@ -1,8 +1,9 @@
 using System.Reflection;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using EventSourced.Api.Http;
+using EventSourced.Domain.Jobs;
 using FluentValidation;
+using Microsoft.Extensions.Options;
 
 namespace EventSourced.Api.JobTypes;
 
@@ -15,25 +16,50 @@ public sealed class JobType
     /// <summary>Reads the input strictly (unknown fields and wrong types are errors), then validates it. Errors are keyed "input.field".</summary>
     public required Func<JsonElement, CancellationToken, Task<Dictionary<string, string[]>>> ValidateInput { get; init; }
 
-    public required Func<JsonElement, JobContext, CancellationToken, Task<JobOutput>> Run { get; init; }
+    /// <summary>The in-process handler; null for a type only external workers run.</summary>
+    public Func<JsonElement, JobContext, CancellationToken, Task<JobOutput>>? Run { get; init; }
+
+    public int MaxAttempts { get; init; }
+    public TimeSpan Timeout { get; init; }
+    public required Backoff Backoff { get; init; }
+    public int? Concurrency { get; init; }
+
+    public bool RunsInProcess => Run is not null;
 }
 
-/// <summary>Every job type, by name: the handlers and validators found in this assembly.</summary>
+/// <summary>Every job type, by name: the handlers and validators found in this assembly, and the external types configured.</summary>
 public sealed class JobTypeRegistry
 {
-    public static readonly JsonSerializerOptions InputJson = new(JsonSerializerDefaults.Web)
+    private static readonly JobTypeSettings BuiltInDefaults = new()
     {
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        MaxAttempts = 3,
+        Timeout = TimeSpan.FromMinutes(5),
+        BackoffBase = TimeSpan.FromSeconds(1),
+        BackoffCap = TimeSpan.FromMinutes(5),
     };
 
     private readonly Dictionary<string, JobType> _types;
 
-    public JobTypeRegistry(IEnumerable<IJobHandler> handlers, IServiceProvider services)
+    public JobTypeRegistry(IEnumerable<IJobHandler> handlers, IServiceProvider services, IOptions<JobsOptions> options)
     {
+        var settings = options.Value;
         var describe = typeof(JobTypeRegistry).GetMethod(nameof(Describe), BindingFlags.NonPublic | BindingFlags.Static)!;
         _types = handlers
-            .Select(handler => (JobType)describe.MakeGenericMethod(InputTypeOf(handler.GetType())).Invoke(null, [handler, services])!)
+            .Select(handler => (JobType)describe.MakeGenericMethod(InputTypeOf(handler.GetType()))
+                .Invoke(null, [handler, services, Resolve(settings, handler.Type)])!)
             .ToDictionary(t => t.Name, StringComparer.Ordinal);
+
+        foreach (var (name, type) in settings.Types)
+        {
+            if (_types.ContainsKey(name))
+                continue;
+            if (!type.External)
+            {
+                throw new InvalidOperationException(
+                    $"Jobs:Types:{name} is configured, but no handler runs '{name}' in this service. Set Jobs:Types:{name}:External=true if external workers run it.");
+            }
+            _types[name] = External(name, Resolve(settings, name));
+        }
     }
 
     public IEnumerable<JobType> All => _types.Values;
@@ -41,7 +67,11 @@ public sealed class JobTypeRegistry
 
     public JobType? Find(string name) => _types.GetValueOrDefault(name);
 
-    /// <summary>Registers every job handler and every validator in this assembly.</summary>
+    /// <summary>The type's backoff; the default one for a type no longer configured, whose jobs must still be retried.</summary>
+    public Backoff BackoffFor(string type) =>
+        Find(type)?.Backoff ?? new Backoff(BuiltInDefaults.BackoffBase!.Value, BuiltInDefaults.BackoffCap!.Value);
+
+    /// <summary>Registers every job handler and every validator in <paramref name="assembly"/>.</summary>
     public static void AddHandlersAndValidators(IServiceCollection services, Assembly assembly)
     {
         foreach (var type in assembly.GetTypes().Where(t => t is { IsClass: true, IsAbstract: false }))
@@ -51,24 +81,38 @@ public sealed class JobTypeRegistry
             foreach (var validator in type.GetInterfaces().Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IValidator<>)))
                 services.AddSingleton(validator, type);
         }
-        services.AddSingleton<JobTypeRegistry>();
     }
 
     private static Type InputTypeOf(Type handler) =>
         handler.GetInterfaces().Single(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IJobHandler<>)).GetGenericArguments()[0];
 
-    private static JobType Describe<TInput>(IJobHandler<TInput> handler, IServiceProvider services) where TInput : class
+    /// <summary>The type's own settings over the configured defaults over the built-in ones.</summary>
+    private static JobTypeSettings Resolve(JobsOptions options, string name)
+    {
+        var own = options.Types.GetValueOrDefault(name) ?? new JobTypeSettings();
+        var defaults = options.Defaults;
+        return new JobTypeSettings
+        {
+            MaxAttempts = own.MaxAttempts ?? defaults.MaxAttempts ?? BuiltInDefaults.MaxAttempts,
+            Timeout = own.Timeout ?? defaults.Timeout ?? BuiltInDefaults.Timeout,
+            BackoffBase = own.BackoffBase ?? defaults.BackoffBase ?? BuiltInDefaults.BackoffBase,
+            BackoffCap = own.BackoffCap ?? defaults.BackoffCap ?? BuiltInDefaults.BackoffCap,
+            Concurrency = own.Concurrency ?? defaults.Concurrency,
+            External = own.External,
+        };
+    }
+
+    private static JobType Describe<TInput>(IJobHandler<TInput> handler, IServiceProvider services, JobTypeSettings settings) where TInput : class
     {
         var validator = services.GetService<IValidator<TInput>>()
             ?? throw new InvalidOperationException($"Job type '{handler.Type}' has no validator: add an AbstractValidator<{typeof(TInput).Name}>.");
-
         return new JobType
         {
             Name = handler.Type,
             SubmitRoute = handler.SubmitRoute,
             ValidateInput = async (json, ct) =>
             {
-                var (input, error) = JsonBody.Deserialize<TInput>(json, InputJson, "input");
+                var (input, error) = JsonBody.Deserialize<TInput>(json, JsonBody.Strict, "input");
                 if (error is not null)
                     return error;
                 var result = await validator.ValidateAsync(input!, ct);
@@ -76,7 +120,22 @@ public sealed class JobTypeRegistry
                     .GroupBy(e => "input." + e.PropertyName)
                     .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).ToArray());
             },
-            Run = (json, context, ct) => handler.Run(JsonSerializer.Deserialize<TInput>(json, InputJson)!, context, ct),
+            Run = settings.External ? null : (json, context, ct) => handler.Run(JsonSerializer.Deserialize<TInput>(json, JsonBody.Strict)!, context, ct),
+            MaxAttempts = settings.MaxAttempts!.Value,
+            Timeout = settings.Timeout!.Value,
+            Backoff = new Backoff(settings.BackoffBase!.Value, settings.BackoffCap!.Value),
+            Concurrency = settings.Concurrency,
         };
     }
+
+    /// <summary>A type only external workers run: any JSON object is its input, the workers validate it.</summary>
+    private static JobType External(string name, JobTypeSettings settings) => new()
+    {
+        Name = name,
+        ValidateInput = (_, _) => Task.FromResult(new Dictionary<string, string[]>()),
+        MaxAttempts = settings.MaxAttempts!.Value,
+        Timeout = settings.Timeout!.Value,
+        Backoff = new Backoff(settings.BackoffBase!.Value, settings.BackoffCap!.Value),
+        Concurrency = settings.Concurrency,
+    };
 }

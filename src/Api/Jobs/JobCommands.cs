@@ -17,8 +17,13 @@ public sealed class JobCommands(PostgresEventStore store, TimeProvider clock)
     /// then the conflict is the caller's to see. <paramref name="known"/> saves the first read for a
     /// caller that holds the job's latest state (a runner). Returns the state after the command.
     /// </summary>
+    public Task<JobSnapshot> Execute(
+        Guid jobId, JobCommand command, EventMetadata metadata, long? expectedVersion = null, JobSnapshot? known = null, CancellationToken ct = default) =>
+        Execute(jobId, _ => command, metadata, expectedVersion, known, ct);
+
+    /// <summary>Executes the command <paramref name="command"/> makes from the job's current state (a failure needs its type's backoff).</summary>
     public async Task<JobSnapshot> Execute(
-        Guid jobId, JobCommand command, EventMetadata metadata, long? expectedVersion = null, JobSnapshot? known = null, CancellationToken ct = default)
+        Guid jobId, Func<Job, JobCommand> command, EventMetadata metadata, long? expectedVersion = null, JobSnapshot? known = null, CancellationToken ct = default)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -31,7 +36,7 @@ public sealed class JobCommands(PostgresEventStore store, TimeProvider clock)
             IReadOnlyList<JobEvent> events;
             try
             {
-                events = JobDecider.Decide(command, snapshot.State, clock.GetUtcNow());
+                events = JobDecider.Decide(command(snapshot.State), snapshot.State, clock.GetUtcNow());
             }
             catch (JobRuleViolation) when (cached)
             {

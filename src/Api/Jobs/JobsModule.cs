@@ -1,12 +1,15 @@
 using System.Text.Json;
+using EventSourced.Api.DeadLetters;
 using EventSourced.Api.Execution;
 using EventSourced.Api.Jobs.Cancel;
 using EventSourced.Api.Jobs.Events;
 using EventSourced.Api.Jobs.History;
 using EventSourced.Api.Jobs.Result;
+using EventSourced.Api.Jobs.Retry;
 using EventSourced.Api.Jobs.Status;
 using EventSourced.Api.Jobs.Submit;
 using EventSourced.Api.JobTypes;
+using EventSourced.Api.Workers;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.Projections;
@@ -34,13 +37,19 @@ public static class JobsModule
             services.AddSingleton(projection);
         services.AddSingleton<JobQueries>();
         services.AddSingleton<JobQueue>();
+        services.AddSingleton<JobLeases>();
         services.AddSingleton<JobCommands>();
         services.AddSingleton<JobSubmissions>();
         JobTypeRegistry.AddHandlersAndValidators(services, typeof(JobsModule).Assembly);
+        services.AddSingleton<JobTypeRegistry>();
+        services.Configure<JobsOptions>(configuration.GetSection("Jobs"));
 
         services.Configure<SseOptions>(configuration.GetSection("Sse"));
         services.Configure<RunnerOptions>(configuration.GetSection("Runner"));
         services.AddHostedService<JobRunner>();
+        // The host waits for the runner's drain, and for it to hand back what did not finish.
+        var drain = configuration.GetSection("Runner").Get<RunnerOptions>()?.DrainTimeout ?? new RunnerOptions().DrainTimeout;
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(10));
 
         // Validation errors name fields as clients write them: "fileId", not "FileId" or "File Id".
         ValidatorOptions.Global.PropertyNameResolver = (_, member, _) => member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
@@ -55,6 +64,9 @@ public static class JobsModule
         app.MapJobEvents();
         app.MapResult();
         app.MapCancel();
+        app.MapRetry();
         app.MapHistory();
+        app.MapDeadLetters();
+        app.MapWorkers();
     }
 }

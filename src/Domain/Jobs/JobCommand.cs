@@ -16,18 +16,38 @@ public abstract record JobCommand
         string? CallbackUrl,
         string? CorrelationId,
         string Fingerprint,
-        string IdempotencyKey) : JobCommand;
+        string IdempotencyKey,
+        int MaxAttempts,
+        int TimeoutSeconds) : JobCommand;
 
     public sealed record StartJob(string Worker) : JobCommand;
 
-    public sealed record ReportProgress(int Percent, string? Message) : JobCommand;
+    public sealed record ReportProgress(int Attempt, int Percent, string? Message) : JobCommand, IFromHolder;
 
-    public sealed record CompleteJob(JsonElement Result, string ResultContentType) : JobCommand;
+    public sealed record CompleteJob(int Attempt, JsonElement Result, string ResultContentType) : JobCommand, IFromHolder;
 
-    public sealed record FailJob(string ErrorCode, string ErrorMessage) : JobCommand;
+    /// <summary>
+    /// The attempt failed. Another is scheduled after a delay drawn by <paramref name="Backoff"/> with
+    /// <paramref name="Jitter"/> (a random number from 0 to 1, drawn by the caller), unless the attempts
+    /// are used up or the error is not <paramref name="Retryable"/>.
+    /// </summary>
+    public sealed record FailAttempt(int Attempt, string ErrorCode, string ErrorMessage, Backoff Backoff, double Jitter, bool Retryable = true)
+        : JobCommand, IFromHolder;
+
+    /// <summary>Its runner gives the job back unfinished, to be run again at once.</summary>
+    public sealed record ReleaseJob(int Attempt, string Reason) : JobCommand, IFromHolder;
+
+    /// <summary>The runner stopped the work after a cancellation request.</summary>
+    public sealed record ConfirmCancellation(int Attempt) : JobCommand, IFromHolder;
 
     public sealed record CancelJob(string? Reason) : JobCommand;
 
-    /// <summary>The runner stopped the work after a cancellation request.</summary>
-    public sealed record ConfirmCancellation : JobCommand;
+    /// <summary>Sends a failed job (a dead letter) back to the queue.</summary>
+    public sealed record RedriveJob(string? Reason) : JobCommand;
+}
+
+/// <summary>A command only the holder of the job's current attempt may give: a holder whose attempt was superseded is refused.</summary>
+public interface IFromHolder
+{
+    int Attempt { get; }
 }

@@ -8,7 +8,8 @@ public static class JobDecider
 {
     public static IReadOnlyList<JobEvent> Decide(JobCommand command, Job? state, DateTimeOffset now) => (command, state) switch
     {
-        (SubmitJob c, null) => [new JobSubmitted(c.JobId, c.Type, c.Input, c.CallbackUrl, c.CorrelationId, c.Fingerprint, c.IdempotencyKey, now)],
+        (SubmitJob c, null) => [new JobSubmitted(
+            c.JobId, c.Type, c.Input, c.CallbackUrl, c.CorrelationId, c.Fingerprint, c.IdempotencyKey, c.MaxAttempts, c.TimeoutSeconds, now)],
         (SubmitJob c, _) => throw new JobRuleViolation(ViolationKind.Conflict, "job_exists", $"Job {c.JobId} was already submitted."),
         (_, null) => throw new JobRuleViolation(ViolationKind.NotFound, "job_not_found", "There is no such job."),
 
@@ -17,16 +18,27 @@ public static class JobDecider
 
         (ReportProgress { Percent: < 0 or > 100 } c, _) =>
             throw new JobRuleViolation(ViolationKind.InvalidValue, "progress_out_of_range", $"Progress is a percent from 0 to 100, not {c.Percent}."),
-        (ReportProgress, { Status: not JobStatus.Processing } job) => throw NotInState(job, "given progress", "processing"),
+
+        // Only the holder of the current attempt speaks for a running job.
+        (IFromHolder c, var job) when job.Status != JobStatus.Processing || job.Attempt != c.Attempt => throw NotHeld(job, c),
+
         (ReportProgress c, var job) when c.Percent < job.Progress =>
             throw new JobRuleViolation(ViolationKind.Conflict, "progress_backwards", $"Progress of job {job.Id} is {job.Progress}%; it cannot go back to {c.Percent}%."),
         (ReportProgress c, var job) => [new JobProgressed(job.Id, job.Attempt, c.Percent, c.Message, now)],
 
-        (CompleteJob c, { Status: JobStatus.Processing } job) => [new JobCompleted(job.Id, c.Result, c.ResultContentType, now)],
-        (CompleteJob, var job) => throw NotInState(job, "completed", "processing"),
+        (CompleteJob c, var job) => [new JobCompleted(job.Id, c.Result, c.ResultContentType, now)],
 
-        (FailJob c, { Status: JobStatus.Processing } job) => [new JobFailed(job.Id, c.ErrorCode, c.ErrorMessage, now)],
-        (FailJob, var job) => throw NotInState(job, "failed", "processing"),
+        // A failure or a hand-back while a cancellation is pending ends the job as the client asked.
+        (FailAttempt or ReleaseJob, { CancellationRequested: true } job) => [new JobCancelled(job.Id, now)],
+        (FailAttempt c, var job) when !c.Retryable || job.Failures + 1 >= job.MaxAttempts =>
+            [new JobFailed(job.Id, job.Attempt, c.ErrorCode, c.ErrorMessage, now)],
+        (FailAttempt c, var job) =>
+            [new JobAttemptFailed(job.Id, job.Attempt, c.ErrorCode, c.ErrorMessage, now + c.Backoff.Delay(job.Failures + 1, c.Jitter), now)],
+        (ReleaseJob c, var job) => [new JobReleased(job.Id, job.Attempt, c.Reason, now)],
+
+        (ConfirmCancellation, { CancellationRequested: true } job) => [new JobCancelled(job.Id, now)],
+        (ConfirmCancellation, var job) =>
+            throw new JobRuleViolation(ViolationKind.Conflict, "cancellation_not_requested", $"Nobody asked to cancel job {job.Id}."),
 
         // Cancelling is idempotent: asking again changes nothing. A job that ended otherwise cannot be cancelled.
         (CancelJob, { Status: JobStatus.Cancelled }) => [],
@@ -35,11 +47,18 @@ public static class JobDecider
         (CancelJob, { CancellationRequested: true }) => [],
         (CancelJob c, var job) => [new JobCancellationRequested(job.Id, c.Reason, now)],
 
-        (ConfirmCancellation, { Status: JobStatus.Processing, CancellationRequested: true } job) => [new JobCancelled(job.Id, now)],
-        (ConfirmCancellation, var job) => throw NotInState(job, "confirmed as cancelled", "processing with a cancellation request"),
+        (RedriveJob c, { Status: JobStatus.Failed } job) => [new JobRedriven(job.Id, c.Reason, now)],
+        (RedriveJob, var job) =>
+            throw new JobRuleViolation(ViolationKind.Conflict, "job_not_failed", $"Job {job.Id} is {Name(job.Status)}; only a failed job can be retried."),
 
         _ => throw new ArgumentOutOfRangeException(nameof(command), command, "Unknown job command."),
     };
+
+    private static JobRuleViolation NotHeld(Job job, IFromHolder command) =>
+        job.IsFinished || job.Attempt == 0
+            ? NotInState(job, "changed by a runner", "processing")
+            : new JobRuleViolation(ViolationKind.Conflict, "attempt_superseded",
+                $"Attempt {command.Attempt} of job {job.Id} is over: the job is {Name(job.Status)} at attempt {job.Attempt}.");
 
     private static JobRuleViolation NotInState(Job job, string action, string required) => job.IsFinished
         ? new JobRuleViolation(ViolationKind.Conflict, "job_already_finished", $"Job {job.Id} already finished ({Name(job.Status)}); it cannot be {action}.")

@@ -17,7 +17,11 @@ public abstract record JobEvent
     /// <summary>When it happened, by the clock of whoever decided it. Projections use this, never "now".</summary>
     public abstract DateTimeOffset At { get; init; }
 
-    /// <summary>A client asked for the work. Keeps what it takes to recognise a retry of the same request.</summary>
+    /// <summary>
+    /// A client asked for the work. Keeps what it takes to recognise a retry of the same request,
+    /// and the retry policy in force when it was submitted, so a later change of settings does not
+    /// rewrite the rules for jobs already accepted.
+    /// </summary>
     public sealed record JobSubmitted(
         Guid JobId,
         string Type,
@@ -26,6 +30,8 @@ public abstract record JobEvent
         string? CorrelationId,
         string Fingerprint,
         string IdempotencyKey,
+        int MaxAttempts,
+        int TimeoutSeconds,
         DateTimeOffset At) : JobEvent;
 
     /// <summary>A runner took the job; attempts count from 1.</summary>
@@ -36,7 +42,17 @@ public abstract record JobEvent
     /// <summary>The work is done. <paramref name="Result"/> is JSON, or a JSON string when the content type is not JSON (a CSV, say).</summary>
     public sealed record JobCompleted(Guid JobId, JsonElement Result, string ResultContentType, DateTimeOffset At) : JobEvent;
 
-    public sealed record JobFailed(Guid JobId, string ErrorCode, string ErrorMessage, DateTimeOffset At) : JobEvent;
+    /// <summary>An attempt failed and another is due at <paramref name="RetryAt"/>: the job is queued again.</summary>
+    public sealed record JobAttemptFailed(Guid JobId, int Attempt, string ErrorCode, string ErrorMessage, DateTimeOffset RetryAt, DateTimeOffset At) : JobEvent;
+
+    /// <summary>The job failed for good: its attempts are used up, or the error is not worth retrying. It is a dead letter.</summary>
+    public sealed record JobFailed(Guid JobId, int Attempt, string ErrorCode, string ErrorMessage, DateTimeOffset At) : JobEvent;
+
+    /// <summary>Its runner gave it back unfinished (the node was shutting down): queued again at once, not counted as a failure.</summary>
+    public sealed record JobReleased(Guid JobId, int Attempt, string Reason, DateTimeOffset At) : JobEvent;
+
+    /// <summary>An operator sent a failed job back to the queue, with a fresh set of attempts.</summary>
+    public sealed record JobRedriven(Guid JobId, string? Reason, DateTimeOffset At) : JobEvent;
 
     public sealed record JobCancellationRequested(Guid JobId, string? Reason, DateTimeOffset At) : JobEvent;
 
@@ -49,7 +65,10 @@ public abstract record JobEvent
         ["job.started"] = typeof(JobStarted),
         ["job.progressed"] = typeof(JobProgressed),
         ["job.completed"] = typeof(JobCompleted),
+        ["job.attempt_failed"] = typeof(JobAttemptFailed),
         ["job.failed"] = typeof(JobFailed),
+        ["job.released"] = typeof(JobReleased),
+        ["job.redriven"] = typeof(JobRedriven),
         ["job.cancellation_requested"] = typeof(JobCancellationRequested),
         ["job.cancelled"] = typeof(JobCancelled),
     };

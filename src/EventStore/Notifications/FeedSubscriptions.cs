@@ -16,7 +16,7 @@ public sealed class FeedSubscriptions(PostgresEventStore store, EventNotificatio
     public async IAsyncEnumerable<StoredEvent> Subscribe(
         GlobalPosition after, TimeSpan pollInterval, int batchSize = 500, [EnumeratorCancellation] CancellationToken ct = default)
     {
-        var wakeup = new AnyAppend();
+        var wakeup = new WakeOnAnyAppend();
         using var subscription = notifications.Subscribe(wakeup);
         while (true)
         {
@@ -29,12 +29,5 @@ public sealed class FeedSubscriptions(PostgresEventStore store, EventNotificatio
             if (batch.Count < batchSize)
                 await wakeup.Signal.Wait(await store.HasEventsHeldBack(after, ct) ? HeldBackRetry : pollInterval, ct);
         }
-    }
-
-    private sealed class AnyAppend : INotificationSubscriber
-    {
-        public AsyncSignal Signal { get; } = new();
-        public void Appended(StreamAppended appended) => Signal.Set();
-        public void Resync() => Signal.Set();
     }
 }

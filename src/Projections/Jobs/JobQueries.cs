@@ -28,6 +28,32 @@ public sealed class JobQueries(NpgsqlDataSource dataSource)
         return await command.ExecuteScalarAsync(ct) is true;
     }
 
+    /// <summary>
+    /// A tenant's dead letters (failed jobs), newest first: a page of <paramref name="limit"/> after the
+    /// one that ended with <paramref name="after"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<JobStatusRow>> DeadLetters(string tenantId, int limit, (DateTimeOffset FailedAt, Guid JobId)? after, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            SELECT to_jsonb(j) FROM job_status AS j
+            WHERE tenant_id = $1 AND status = 'failed' {(after is null ? "" : "AND (completed_at, id) < ($3, $4)")}
+            ORDER BY completed_at DESC, id DESC
+            LIMIT $2
+            """);
+        command.Parameters.Add(new() { Value = tenantId });
+        command.Parameters.Add(new() { Value = limit });
+        if (after is { } cursor)
+        {
+            command.Parameters.Add(new() { Value = cursor.FailedAt.UtcDateTime });
+            command.Parameters.Add(new() { Value = cursor.JobId });
+        }
+        var rows = new List<JobStatusRow>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            rows.Add(JsonSerializer.Deserialize<JobStatusRow>(reader.GetString(0), JobStatusRow.Json)!);
+        return rows;
+    }
+
     /// <summary>A completed job's result: JSON as JSON text, any other content type as its text.</summary>
     public async Task<JobResult?> Result(Guid jobId, CancellationToken ct)
     {

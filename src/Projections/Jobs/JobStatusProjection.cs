@@ -29,7 +29,9 @@ public sealed record JobStatusRow(
     DateTimeOffset? CompletedAt,
     DateTimeOffset? RunAfter,
     long Version,
-    long LastSeq)
+    long LastSeq,
+    int MaxAttempts,
+    int Failures)
 {
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -56,17 +58,23 @@ public sealed class JobStatusProjection : IProjection
         if (row is not null && e.Version <= row.Version)
             return row;
 
-        var job = Job.Evolve(row is null ? null : new Job(row.Id, row.Type, row.Status, row.Attempt, row.Progress, row.CancellationRequested), jobEvent);
+        var job = Job.Evolve(row is null ? null : new Job(
+            row.Id, row.Type, row.Status, row.Attempt, row.Progress, row.CancellationRequested, row.MaxAttempts, row.Failures), jobEvent);
         var next = (row, jobEvent) switch
         {
             (null, JobSubmitted s) => new JobStatusRow(
                 e.StreamId, e.TenantId, s.Type, job.Status, job.Progress, null, job.Attempt, s.IdempotencyKey, s.Fingerprint,
-                s.CorrelationId, s.CallbackUrl, null, null, job.CancellationRequested, s.At, s.At, null, RunAfter: s.At, e.Version, e.Seq),
+                s.CorrelationId, s.CallbackUrl, null, null, job.CancellationRequested, s.At, s.At, null, RunAfter: s.At, e.Version, e.Seq,
+                job.MaxAttempts, job.Failures),
             (null, _) => throw new InvalidOperationException($"Job {e.StreamId} has no job_status row to apply {e.TypeName} to."),
             (_, JobStarted) => row with { Message = null, RunAfter = null },
             (_, JobProgressed p) => row with { Message = p.Message },
-            (_, JobCompleted c) => row with { Message = null, CompletedAt = c.At },
+            (_, JobCompleted c) => row with { Message = null, CompletedAt = c.At, ErrorCode = null, ErrorMessage = null },
+            // The last attempt's error stays visible while the next one is due.
+            (_, JobAttemptFailed a) => row with { Message = null, ErrorCode = a.ErrorCode, ErrorMessage = a.ErrorMessage, RunAfter = a.RetryAt },
             (_, JobFailed f) => row with { ErrorCode = f.ErrorCode, ErrorMessage = f.ErrorMessage, CompletedAt = f.At },
+            (_, JobReleased r) => row with { Message = null, RunAfter = r.At },
+            (_, JobRedriven r) => row with { ErrorCode = null, ErrorMessage = null, CompletedAt = null, RunAfter = r.At },
             (_, JobCancelled c) => row with { CompletedAt = c.At, RunAfter = null },
             _ => row,
         };
@@ -74,6 +82,7 @@ public sealed class JobStatusProjection : IProjection
         {
             Status = job.Status,
             Attempt = job.Attempt,
+            Failures = job.Failures,
             Progress = job.Progress,
             CancellationRequested = job.CancellationRequested,
             UpdatedAt = jobEvent.At,
@@ -124,9 +133,9 @@ public sealed class JobStatusProjection : IProjection
             INSERT INTO job_status
             SELECT * FROM jsonb_populate_recordset(NULL::job_status, $1)
             ON CONFLICT (id) DO UPDATE SET
-                (status, progress, message, attempt, error_code, error_message, cancellation_requested,
+                (status, progress, message, attempt, failures, error_code, error_message, cancellation_requested,
                  updated_at, completed_at, run_after, version, last_seq)
-              = (excluded.status, excluded.progress, excluded.message, excluded.attempt, excluded.error_code, excluded.error_message,
+              = (excluded.status, excluded.progress, excluded.message, excluded.attempt, excluded.failures, excluded.error_code, excluded.error_message,
                  excluded.cancellation_requested, excluded.updated_at, excluded.completed_at, excluded.run_after, excluded.version, excluded.last_seq)
             WHERE job_status.version < excluded.version
             """, connection)

@@ -1,5 +1,5 @@
-using EventSourced.Api.Errors;
 using System.Diagnostics;
+using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
@@ -9,19 +9,13 @@ using FluentValidation;
 
 namespace EventSourced.Api.Jobs.Cancel;
 
-public sealed record CancelJobRequest(string? Reason);
-
-public sealed class CancelJobRequestValidator : AbstractValidator<CancelJobRequest>
-{
-    public CancelJobRequestValidator() => RuleFor(r => r.Reason).MaximumLength(500);
-}
-
 public sealed record CancelAccepted(Guid JobId, string Status, bool CancellationRequested, long Version);
 
 /// <summary>
-/// POST /jobs/{id}/cancel: a queued job is cancelled at once, a running one is asked to stop.
-/// 409 when it already completed or failed; asking again is harmless. An If-Match with the
-/// version (the ETag of GET /jobs/{id}) makes it conditional: 412 when the job has moved on.
+/// POST /jobs/{id}/cancel: a queued job is cancelled at once, a running one is asked to stop (its
+/// handler's token fires, on whichever node runs it). 409 when it already completed or failed;
+/// asking again is harmless. An If-Match with the version (the ETag of GET /jobs/{id}) makes it
+/// conditional: 412 when the job has moved on.
 /// </summary>
 public static class CancelJobEndpoint
 {
@@ -29,7 +23,7 @@ public static class CancelJobEndpoint
         app.MapPost("/jobs/{id:guid}/cancel", Cancel).WithName("CancelJob").WithSummary("Cancel a job; optional body {\"reason\"}, optional If-Match.");
 
     private static async Task<IResult> Cancel(
-        Guid id, Tenant tenant, HttpContext http, JobQueries queries, JobCommands commands, IValidator<CancelJobRequest> validator, CancellationToken ct)
+        Guid id, Tenant tenant, HttpContext http, JobQueries queries, JobCommands commands, IValidator<ReasonRequest> validator, CancellationToken ct)
     {
         if (await queries.Status(id, tenant.Id, ct) is null)
             return Problems.JobNotFound(id);
@@ -38,23 +32,11 @@ public static class CancelJobEndpoint
             return Problems.Problem(StatusCodes.Status412PreconditionFailed, "version_mismatch",
                 "If-Match does not name a version of this job.", "Send the ETag of GET /jobs/{id}, such as If-Match: \"3\".");
         }
+        var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct, whenEmpty: ReasonRequest.None);
+        if (problem is not null)
+            return problem;
 
-        var request = new CancelJobRequest(null);
-        if (http.Request.ContentLength > 0 || http.Request.Headers.TransferEncoding.Count > 0)
-        {
-            var (body, problem) = await JsonBody.Read(http.Request, ct);
-            if (problem is not null)
-                return problem;
-            (var parsed, var errors) = JsonBody.Deserialize<CancelJobRequest>(body, JobTypes.JobTypeRegistry.InputJson, "");
-            if (errors is not null)
-                return Problems.Validation(errors);
-            request = parsed!;
-            var validation = await validator.ValidateAsync(request, ct);
-            if (!validation.IsValid)
-                return Problems.Validation(validation.ToDictionary());
-        }
-
-        var after = await commands.Execute(id, new JobCommand.CancelJob(request.Reason),
+        var after = await commands.Execute(id, new JobCommand.CancelJob(request!.Reason),
             new EventMetadata(Activity.Current?.TraceId.ToString(), http.TraceIdentifier, "api"), expectedVersion, ct: ct);
         http.Response.Headers.ETag = JobLinks.ETag(after.Version);
         return TypedResults.Accepted(JobLinks.Status(id),

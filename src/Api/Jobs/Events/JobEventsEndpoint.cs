@@ -40,7 +40,8 @@ public sealed record JobEventData(
     string? ResultContentType = null,
     JobError? Error = null,
     bool? CancellationRequested = null,
-    string? Reason = null);
+    string? Reason = null,
+    DateTimeOffset? RetryAt = null);
 
 /// <summary>
 /// GET /jobs/{id}/events: the job's events as Server-Sent Events. Each event's id is its global
@@ -138,7 +139,10 @@ public static class JobEventsEndpoint
             JobStarted s => data with { Worker = s.Worker },
             JobProgressed p => data with { Percent = p.Percent, Message = p.Message },
             JobCompleted c => data with { ResultUrl = JobLinks.Result(state.Id), ResultContentType = c.ResultContentType },
+            JobAttemptFailed a => data with { Error = new JobError(a.ErrorCode, a.ErrorMessage), RetryAt = a.RetryAt },
             JobFailed f => data with { Error = new JobError(f.ErrorCode, f.ErrorMessage) },
+            JobReleased r => data with { Reason = r.Reason },
+            JobRedriven r => data with { Reason = r.Reason },
             JobCancellationRequested r => data with { CancellationRequested = true, Reason = r.Reason },
             _ => data,
         };

@@ -14,6 +14,8 @@ public sealed record JobStatusResponse(
     int Progress,
     string? Message,
     int Attempt,
+    int MaxAttempts,
+    DateTimeOffset? NextAttemptAt,
     bool CancellationRequested,
     string? CorrelationId,
     DateTimeOffset CreatedAt,
@@ -24,7 +26,10 @@ public sealed record JobStatusResponse(
     long Version)
 {
     public static JobStatusResponse From(JobStatusRow row) => new(
-        row.Id, row.Type, JobDecider.Name(row.Status), row.Progress, row.Message, row.Attempt, row.CancellationRequested, row.CorrelationId,
+        row.Id, row.Type, JobDecider.Name(row.Status), row.Progress, row.Message, row.Attempt, row.MaxAttempts,
+        // When the next attempt is due, for a job waiting to be retried or run again.
+        row.Status == JobStatus.Queued && row.Attempt > 0 ? row.RunAfter : null,
+        row.CancellationRequested, row.CorrelationId,
         row.CreatedAt, row.UpdatedAt, row.CompletedAt,
         row.Status == JobStatus.Completed ? JobLinks.Result(row.Id) : null,
         row.ErrorCode is null ? null : new JobError(row.ErrorCode, row.ErrorMessage ?? ""),

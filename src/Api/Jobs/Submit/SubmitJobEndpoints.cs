@@ -11,7 +11,8 @@ using FluentValidation;
 
 namespace EventSourced.Api.Jobs.Submit;
 
-public sealed record SubmitJobRequest(string? Type, JsonElement? Input, string? CallbackUrl, string? CorrelationId);
+/// <summary>A submission. <paramref name="MaxAttempts"/> and <paramref name="TimeoutSeconds"/> override the job type's policy for this job.</summary>
+public sealed record SubmitJobRequest(string? Type, JsonElement? Input, string? CallbackUrl, string? CorrelationId, int? MaxAttempts = null, int? TimeoutSeconds = null);
 
 public sealed record JobAccepted(Guid JobId, string Status, string StatusUrl, string EventsUrl);
 
@@ -29,6 +30,8 @@ public sealed class SubmitJobRequestValidator : AbstractValidator<SubmitJobReque
             .When(r => r.CallbackUrl is not null)
             .WithMessage("'callbackUrl' must be an absolute http or https URL.");
         RuleFor(r => r.CorrelationId).MaximumLength(200);
+        RuleFor(r => r.MaxAttempts).InclusiveBetween(1, 100);
+        RuleFor(r => r.TimeoutSeconds).InclusiveBetween(1, 7 * 24 * 3600);
     }
 }
 
@@ -74,7 +77,7 @@ public static class SubmitJobEndpoints
 public sealed class JobSubmissions(
     PostgresEventStore store, JobQueries queries, JobTypeRegistry types, IValidator<SubmitJobRequest> validator, TimeProvider clock)
 {
-    public static readonly JsonSerializerOptions RequestJson = new(JobTypeRegistry.InputJson)
+    public static readonly JsonSerializerOptions RequestJson = new(JsonBody.Strict)
     {
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
     };
@@ -97,10 +100,12 @@ public sealed class JobSubmissions(
         if (errors.Count > 0)
             return Problems.Validation(errors);
 
+        var type = types.Find(request.Type!)!;
         var jobId = Idempotency.JobId(tenant.Id, key);
         var fingerprint = Idempotency.Fingerprint(JsonSerializer.SerializeToElement(request, RequestJson));
         var submitted = JobDecider.Decide(
-            new JobCommand.SubmitJob(jobId, request.Type!, request.Input!.Value, request.CallbackUrl, request.CorrelationId, fingerprint, key),
+            new JobCommand.SubmitJob(jobId, type.Name, request.Input!.Value, request.CallbackUrl, request.CorrelationId, fingerprint, key,
+                request.MaxAttempts ?? type.MaxAttempts, request.TimeoutSeconds ?? (int)Math.Ceiling(type.Timeout.TotalSeconds)),
             null, clock.GetUtcNow());
         var metadata = new EventMetadata(
             CorrelationId: request.CorrelationId ?? Activity.Current?.TraceId.ToString(),

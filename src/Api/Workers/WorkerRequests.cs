@@ -1,0 +1,103 @@
+using System.Text.Json;
+using FluentValidation;
+
+namespace EventSourced.Api.Workers;
+
+public sealed record ClaimRequest(string[]? Types, int? LeaseSeconds, string? Worker);
+
+/// <summary>What a worker gets with a claim: the work, and the lease token that lets it report on it.</summary>
+public sealed record ClaimedWork(
+    Guid JobId, string Type, JsonElement Input, int Attempt, string TenantId, string? CorrelationId, int TimeoutSeconds,
+    Guid LeaseToken, DateTimeOffset LeaseExpiresAt, WorkerLinks Links);
+
+public sealed record WorkerLinks(string Heartbeat, string Progress, string Complete, string Fail, string Release);
+
+/// <summary>Every call a worker makes about a job it claimed proves its lease with the token.</summary>
+public interface IFromLeaseHolder
+{
+    Guid? LeaseToken { get; }
+}
+
+public sealed record HeartbeatRequest(Guid? LeaseToken, int? LeaseSeconds) : IFromLeaseHolder;
+
+public sealed record ProgressRequest(Guid? LeaseToken, int? Percent, string? Message) : IFromLeaseHolder;
+
+public sealed record CompleteRequest(Guid? LeaseToken, JsonElement? Result, string? ContentType) : IFromLeaseHolder;
+
+/// <summary>A failed attempt. Not retryable (a bad input, say) fails the job at once.</summary>
+public sealed record FailRequest(Guid? LeaseToken, string? ErrorCode, string? ErrorMessage, bool? Retryable) : IFromLeaseHolder;
+
+/// <summary>Gives the job back unfinished: run again at once, or cancelled when cancellation was requested.</summary>
+public sealed record ReleaseRequest(Guid? LeaseToken, string? Reason) : IFromLeaseHolder;
+
+public sealed record LeaseRenewed(DateTimeOffset LeaseExpiresAt, bool CancellationRequested);
+
+public sealed record WorkerOutcome(string Status, int Attempt, long Version, bool CancellationRequested);
+
+internal static class WorkerRules
+{
+    public const int MinLeaseSeconds = 5, MaxLeaseSeconds = 3600;
+
+    public static void LeaseToken<T>(this AbstractValidator<T> validator) where T : IFromLeaseHolder =>
+        validator.RuleFor(r => r.LeaseToken).NotNull().WithMessage("'leaseToken' is required: it is the token your claim returned.");
+}
+
+public sealed class ClaimRequestValidator : AbstractValidator<ClaimRequest>
+{
+    public ClaimRequestValidator(JobTypes.JobTypeRegistry types)
+    {
+        RuleFor(r => r.Types).NotEmpty().WithMessage("'types' must name the job types this worker runs.");
+        RuleForEach(r => r.Types).Must(type => type is not null && types.Find(type) is not null)
+            .WithMessage((_, type) => $"Unknown job type '{type}'. The types are: {string.Join(", ", types.Names.Order())}.");
+        RuleFor(r => r.LeaseSeconds).InclusiveBetween(WorkerRules.MinLeaseSeconds, WorkerRules.MaxLeaseSeconds);
+        RuleFor(r => r.Worker).MaximumLength(200);
+    }
+}
+
+public sealed class HeartbeatRequestValidator : AbstractValidator<HeartbeatRequest>
+{
+    public HeartbeatRequestValidator()
+    {
+        this.LeaseToken();
+        RuleFor(r => r.LeaseSeconds).InclusiveBetween(WorkerRules.MinLeaseSeconds, WorkerRules.MaxLeaseSeconds);
+    }
+}
+
+public sealed class ProgressRequestValidator : AbstractValidator<ProgressRequest>
+{
+    public ProgressRequestValidator()
+    {
+        this.LeaseToken();
+        RuleFor(r => r.Percent).NotNull();
+        RuleFor(r => r.Message).MaximumLength(1000);
+    }
+}
+
+public sealed class CompleteRequestValidator : AbstractValidator<CompleteRequest>
+{
+    public CompleteRequestValidator()
+    {
+        this.LeaseToken();
+        RuleFor(r => r.Result).NotNull().WithMessage("'result' is required: any JSON, or a JSON string with a contentType.");
+        RuleFor(r => r.ContentType).MaximumLength(200);
+    }
+}
+
+public sealed class FailRequestValidator : AbstractValidator<FailRequest>
+{
+    public FailRequestValidator()
+    {
+        this.LeaseToken();
+        RuleFor(r => r.ErrorCode).NotEmpty().MaximumLength(100);
+        RuleFor(r => r.ErrorMessage).NotEmpty().MaximumLength(4000);
+    }
+}
+
+public sealed class ReleaseRequestValidator : AbstractValidator<ReleaseRequest>
+{
+    public ReleaseRequestValidator()
+    {
+        this.LeaseToken();
+        RuleFor(r => r.Reason).MaximumLength(500);
+    }
+}
