@@ -1,32 +1,3 @@
-using System.Text.Json.Serialization;
-using EventSourced.Api.Database;
-using EventSourced.Api.Health;
-using EventSourced.Api.Jobs;
-using EventSourced.Api.Errors;
-
-try
-{
-    var builder = WebApplication.CreateBuilder(args);
-    builder.Services.AddProblemDetails();
-    builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
-    builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);
-    builder.Services.AddEventStore(JobsModule.EventTypes());
-    builder.Services.AddJobs(builder.Configuration);
-
-    var app = builder.Build();
-    app.UseExceptionHandler();
-    app.UseStatusCodePages();
-    app.MapHealth();
-    app.MapJobs();
-
-    await app.Services.GetRequiredService<DatabaseStartup>().StartAsync(default);
-    await app.RunAsync();
-    return 0;
-}
-catch (DatabaseStartupException e)
-{
-    Console.Error.WriteLine($"Cannot start: {e.Message}");
-    return 1;
-}
+return await EventSourced.Api.ApiHost.Run(args);
 
 public partial class Program;

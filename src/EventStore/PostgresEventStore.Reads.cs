@@ -35,34 +35,40 @@ public sealed partial class PostgresEventStore
     /// <summary>
     /// The global feed after <paramref name="after"/>, oldest first. Only events whose transaction
     /// is older than every running one are read, so a reader that moves on never skips an event
-    /// that commits late: it is read later, in its transaction's place.
+    /// that commits late: it is read later, in its transaction's place. The page also says whether
+    /// committed events are being held back that way, judged in the same snapshot: a reader should
+    /// then look again soon, since no notification announces the moment the older transaction ends.
     /// </summary>
-    public Task<IReadOnlyList<StoredEvent>> ReadAll(GlobalPosition after, int limit, CancellationToken ct = default) =>
-        Read($"""
-            SELECT {EventColumns} FROM events
-            WHERE (transaction_id, seq_id) > ($1, $2)
-              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY transaction_id, seq_id
-            LIMIT $3
-            """,
-            [new() { Value = after.TransactionId, NpgsqlDbType = NpgsqlDbType.Xid8 }, new() { Value = after.Seq }, new() { Value = limit }], ct);
-
-    /// <summary>
-    /// True when committed events after <paramref name="after"/> are held back from the feed by an
-    /// older transaction that is still running: a reader should look again soon, since no
-    /// notification announces the moment that transaction ends.
-    /// </summary>
-    public async Task<bool> HasEventsHeldBack(GlobalPosition after, CancellationToken ct = default)
+    public async Task<FeedPage> ReadAll(GlobalPosition after, int limit, CancellationToken ct = default)
     {
-        await using var command = dataSource.CreateCommand("""
-            SELECT EXISTS (
-                SELECT 1 FROM events
-                WHERE (transaction_id, seq_id) > ($1, $2)
-                  AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))
+        await using var command = dataSource.CreateCommand($"""
+            WITH horizon AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+            page AS (
+                SELECT {EventColumns} FROM events, horizon
+                WHERE (transaction_id, seq_id) > ($1, $2) AND transaction_id < horizon.xmin
+                ORDER BY transaction_id, seq_id
+                LIMIT $3
+            )
+            -- One row even for an empty page, to carry the flag.
+            SELECT page.*,
+                   EXISTS (SELECT FROM events, horizon WHERE (transaction_id, seq_id) > ($1, $2) AND transaction_id >= horizon.xmin)
+            FROM (VALUES (1)) AS always
+            LEFT JOIN page ON true
+            ORDER BY page.transaction_id, page.seq_id
             """);
         command.Parameters.Add(new() { Value = after.TransactionId, NpgsqlDbType = NpgsqlDbType.Xid8 });
         command.Parameters.Add(new() { Value = after.Seq });
-        return (bool)(await command.ExecuteScalarAsync(ct))!;
+        command.Parameters.Add(new() { Value = limit });
+        var events = new List<StoredEvent>();
+        var heldBack = false;
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            heldBack = reader.GetBoolean(10);
+            if (!reader.IsDBNull(0))
+                events.Add(ReadEvent(reader));
+        }
+        return new FeedPage(events, heldBack);
     }
 
     /// <summary>The stream's current version, or null when it does not exist.</summary>
@@ -127,21 +133,25 @@ public sealed partial class PostgresEventStore
         await using var reader = await command.ExecuteReaderAsync(ct);
         var events = new List<StoredEvent>();
         while (await reader.ReadAsync(ct))
-        {
-            var typeName = reader.GetString(4);
-            events.Add(new StoredEvent(
-                Seq: reader.GetInt64(0),
-                Id: reader.GetGuid(1),
-                StreamId: reader.GetGuid(2),
-                Version: reader.GetInt64(3),
-                TypeName: typeName,
-                Data: types.Deserialize(typeName, reader.GetString(5)),
-                Metadata: System.Text.Json.JsonSerializer.Deserialize<EventMetadata>(reader.GetString(6), EventTypes.Json) ?? EventMetadata.None,
-                TenantId: reader.GetString(7),
-                Timestamp: reader.GetFieldValue<DateTimeOffset>(8),
-                TransactionId: reader.GetFieldValue<ulong>(9)));
-        }
+            events.Add(ReadEvent(reader));
         return events;
+    }
+
+    /// <summary>A row of <see cref="EventColumns"/>, in that order.</summary>
+    private StoredEvent ReadEvent(NpgsqlDataReader reader)
+    {
+        var typeName = reader.GetString(4);
+        return new StoredEvent(
+            Seq: reader.GetInt64(0),
+            Id: reader.GetGuid(1),
+            StreamId: reader.GetGuid(2),
+            Version: reader.GetInt64(3),
+            TypeName: typeName,
+            Data: types.Deserialize(typeName, reader.GetString(5)),
+            Metadata: System.Text.Json.JsonSerializer.Deserialize<EventMetadata>(reader.GetString(6), EventTypes.Json) ?? EventMetadata.None,
+            TenantId: reader.GetString(7),
+            Timestamp: reader.GetFieldValue<DateTimeOffset>(8),
+            TransactionId: reader.GetFieldValue<ulong>(9));
     }
 
     private static async Task Notify(NpgsqlConnection connection, List<StoredEvent> events, CancellationToken ct)

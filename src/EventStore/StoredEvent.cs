@@ -20,6 +20,9 @@ public readonly record struct GlobalPosition(ulong TransactionId, long Seq) : IC
     public override string ToString() => $"{TransactionId}:{Seq}";
 }
 
+/// <summary>A page of the global feed, and whether committed events after it are held back by an older running transaction.</summary>
+public sealed record FeedPage(IReadOnlyList<StoredEvent> Events, bool HeldBack);
+
 public sealed record StoredEvent(
     long Seq,
     Guid Id,

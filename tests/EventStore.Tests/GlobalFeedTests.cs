@@ -22,6 +22,7 @@ public sealed class GlobalFeedTests(StoreDatabase db) : IClassFixture<StoreDatab
         Assert.True(held.Seq < later.Seq);
 
         Assert.Empty(await ReadMine(GlobalPosition.Start, held, later));
+        Assert.True((await Store.ReadAll(GlobalPosition.Start, 1000)).HeldBack);
 
         await transaction.CommitAsync();
         var all = await Eventually.Get(() => ReadMine(GlobalPosition.Start, held, later), r => r.Count >= 2, "both events in the feed");
@@ -65,7 +66,7 @@ public sealed class GlobalFeedTests(StoreDatabase db) : IClassFixture<StoreDatab
         var position = GlobalPosition.Start;
         while (read.Count < appended.Count)
         {
-            var page = await Eventually.Get(() => Store.ReadAll(position, 4), p => p.Count > 0, "the next page");
+            var page = (await Eventually.Get(() => Store.ReadAll(position, 4), p => p.Events.Count > 0, "the next page")).Events;
             Assert.True(page.Count <= 4);
             read.AddRange(page.Where(e => mine.Contains(e.StreamId)));
             position = page[^1].Position;
@@ -83,7 +84,7 @@ public sealed class GlobalFeedTests(StoreDatabase db) : IClassFixture<StoreDatab
         var events = new List<StoredEvent>();
         while (true)
         {
-            var page = await Store.ReadAll(after, 1000);
+            var page = (await Store.ReadAll(after, 1000)).Events;
             if (page.Count == 0)
                 return events;
             events.AddRange(page.Where(e => streams.Contains(e.StreamId)));

@@ -79,6 +79,20 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
     }
 
     [Fact]
+    public async Task A_running_job_whose_lease_was_lost_is_retried_rather_than_stranded()
+    {
+        var id = await db.Submit("orphan");
+        Assert.Single(await Queue.Claim(1, ["orphan"], "node", Lease, default));
+        await db.Execute("DELETE FROM job_leases WHERE job_id = $1", id);
+
+        Assert.Equal(1, await Queue.ExpireLeases(100, _ => JobsDatabase.QuickBackoff, "sweeper", default));
+
+        Assert.Equal("lease_expired", (await db.Store.ReadStream(id)).Select(e => e.Data).OfType<JobAttemptFailed>().Single().ErrorCode);
+        var retry = await Eventually.Get(() => Queue.Claim(1, ["orphan"], "node", Lease, default), c => c.Count == 1, "the retry to be due");
+        Assert.Equal(2, retry[0].State.Attempt);
+    }
+
+    [Fact]
     public async Task A_renewed_lease_is_not_swept()
     {
         var id = await db.Submit("renewed");

@@ -5,6 +5,13 @@ using System.Text;
 
 namespace EventSourced.TestSupport;
 
+/// <summary>Which build to start: the service itself, or the test host (the service plus test-only job types).</summary>
+public enum Host
+{
+    Service,
+    TestHost,
+}
+
 /// <summary>The real server, started from its build output as a process of its own on a free port.</summary>
 public sealed class ApiProcess : IAsyncDisposable
 {
@@ -31,10 +38,10 @@ public sealed class ApiProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the server with these settings (environment variables) and does not wait for it.</summary>
-    public static ApiProcess Start(IDictionary<string, string?> settings, int? port = null)
+    public static ApiProcess Start(IDictionary<string, string?> settings, int? port = null, Host host = Host.Service)
     {
         port ??= FreePort();
-        var info = new ProcessStartInfo("dotnet", [ApiDll(), "--urls", $"http://127.0.0.1:{port}"])
+        var info = new ProcessStartInfo("dotnet", [Dll(host), "--urls", $"http://127.0.0.1:{port}"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -56,9 +63,9 @@ public sealed class ApiProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the server and waits until /health answers 200.</summary>
-    public static async Task<ApiProcess> StartHealthy(IDictionary<string, string?> settings, int? port = null)
+    public static async Task<ApiProcess> StartHealthy(IDictionary<string, string?> settings, int? port = null, Host host = Host.Service)
     {
-        var api = Start(settings, port);
+        var api = Start(settings, port, host);
         using var client = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
         await Eventually.Get(async () =>
         {
@@ -82,6 +89,13 @@ public sealed class ApiProcess : IAsyncDisposable
         await _process.WaitForExitAsync(cts.Token);
         _process.WaitForExit(); // flushes the redirected output
         return _process.ExitCode;
+    }
+
+    /// <summary>Asks it to stop, as an orchestrator does (SIGTERM): it drains and hands back unfinished work.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
     }
 
     /// <summary>Kills it at once, as kill -9 would: no drain, no clean-up.</summary>
@@ -113,17 +127,15 @@ public sealed class ApiProcess : IAsyncDisposable
             _output.AppendLine(line);
     }
 
-    /// <summary>The API's build output in the same configuration as the tests (./test builds both).</summary>
-    private static string ApiDll()
+    /// <summary>The build output in the same configuration as the tests (./test builds all of them).</summary>
+    private static string Dll(Host host)
     {
         var testOutput = AppContext.BaseDirectory;
         var configuration = testOutput.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-        var root = new DirectoryInfo(testOutput);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "EventSourced.sln")))
-            root = root.Parent;
-        if (root is null)
-            throw new InvalidOperationException("EventSourced.sln not found above " + testOutput);
-        var dll = Path.Combine(root.FullName, "src", "Api", "bin", configuration, "net10.0", "EventSourced.Api.dll");
-        return File.Exists(dll) ? dll : throw new InvalidOperationException($"Build the API first: {dll} is missing.");
+        var root = Repository.Root;
+        var dll = host == Host.Service
+            ? Path.Combine(root.FullName, "src", "Api", "bin", configuration, "net10.0", "EventSourced.Api.dll")
+            : Path.Combine(root.FullName, "tests", "TestHost", "bin", configuration, "net10.0", "EventSourced.TestHost.dll");
+        return File.Exists(dll) ? dll : throw new InvalidOperationException($"Build it first: {dll} is missing.");
     }
 }

@@ -169,20 +169,33 @@ public sealed class JobRunner(
             await keeping;
         }
 
-        if (outcome is not null)
-            await Record(execution, outcome);
-        await Quietly(() => leases.Release(submitted.JobId, claimed.Lease.Token, CancellationToken.None), "give up the lease of", submitted.JobId);
+        // The lease is given up only once the attempt's outcome is recorded. Otherwise (the lease was
+        // lost, the database is away) it stays for the sweep, which turns it into a retry: deleting
+        // it here would leave the job processing with nobody to finish it.
+        if (outcome is not null && await Record(execution, outcome))
+        {
+            try
+            {
+                await leases.Release(submitted.JobId, claimed.Lease.Token, CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning("Could not give up the lease of job {JobId}: {Error}", submitted.JobId, e.Message);
+            }
+        }
         _wakeup.Signal.Set(); // a slot is free
     }
 
     private static FailAttempt Failure(JobType type, int attempt, string code, string message, bool retryable = true) =>
         new(attempt, code, message, type.Backoff, Random.Shared.NextDouble(), retryable);
 
-    private async Task Record(JobExecution execution, JobCommand outcome)
+    /// <summary>Records the attempt's outcome; false when it could not be (the job moved on, or the database is away).</summary>
+    private async Task<bool> Record(JobExecution execution, JobCommand outcome)
     {
         try
         {
             await execution.Execute(outcome, CancellationToken.None);
+            return true;
         }
         catch (JobRuleViolation v)
         {
@@ -193,6 +206,7 @@ public sealed class JobRunner(
             // The lease runs out, and the sweep retries the job: the attempt is not lost.
             logger.LogError("Could not record {Outcome} for job {JobId}: {Error}", outcome.GetType().Name, execution.JobId, e.Message);
         }
+        return false;
     }
 
     /// <summary>
@@ -240,18 +254,6 @@ public sealed class JobRunner(
         }
         catch (OperationCanceledException)
         {
-        }
-    }
-
-    private async Task Quietly(Func<Task> action, string what, Guid jobId)
-    {
-        try
-        {
-            await action();
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning("Could not {What} job {JobId}: {Error}", what, jobId, e.Message);
         }
     }
 

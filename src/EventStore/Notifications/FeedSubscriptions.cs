@@ -20,14 +20,14 @@ public sealed class FeedSubscriptions(PostgresEventStore store, EventNotificatio
         using var subscription = notifications.Subscribe(wakeup);
         while (true)
         {
-            var batch = await store.ReadAll(after, batchSize, ct);
-            foreach (var e in batch)
+            var page = await store.ReadAll(after, batchSize, ct);
+            foreach (var e in page.Events)
             {
                 after = e.Position;
                 yield return e;
             }
-            if (batch.Count < batchSize)
-                await wakeup.Signal.Wait(await store.HasEventsHeldBack(after, ct) ? HeldBackRetry : pollInterval, ct);
+            if (page.Events.Count < batchSize)
+                await wakeup.Signal.Wait(page.HeldBack ? HeldBackRetry : pollInterval, ct);
         }
     }
 }

@@ -31,7 +31,7 @@ public sealed class JobLeases(NpgsqlDataSource dataSource)
     public async Task<(Lease Lease, bool CancellationRequested)?> Renew(Guid jobId, Guid token, TimeSpan duration, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand("""
-            UPDATE job_leases AS l SET expires_at = now() + $3
+            UPDATE job_leases AS l SET expires_at = clock_timestamp() + $3
             FROM job_status AS j
             WHERE l.job_id = $1 AND l.token = $2 AND l.expires_at > now() AND j.id = l.job_id
             RETURNING l.attempt, l.expires_at, j.cancellation_requested

@@ -31,6 +31,8 @@ public sealed class JobQueue(PostgresEventStore store, TimeProvider clock)
 
         // Lock the streams rows, as every append does first, so a claim and an append to the same
         // job (a cancellation) take their locks in the same order and cannot deadlock.
+        // Leases run from clock_timestamp(), not now(): now() is when this transaction began, and
+        // under load a claim can take long enough to hand its runner a lease that is nearly spent.
         var due = await Ids(connection, """
             SELECT s.id
             FROM job_status AS j
@@ -63,7 +65,7 @@ public sealed class JobQueue(PostgresEventStore store, TimeProvider clock)
         var expiries = new Dictionary<Guid, DateTimeOffset>();
         await using (var leases = new NpgsqlCommand("""
             INSERT INTO job_leases (job_id, attempt, token, holder, expires_at)
-            SELECT job_id, attempt, token, $4, now() + $5
+            SELECT job_id, attempt, token, $4, clock_timestamp() + $5
             FROM unnest($1::uuid[], $2::int[], $3::uuid[]) AS l (job_id, attempt, token)
             ON CONFLICT (job_id) DO UPDATE
                 SET attempt = excluded.attempt, token = excluded.token, holder = excluded.holder, expires_at = excluded.expires_at
@@ -86,9 +88,10 @@ public sealed class JobQueue(PostgresEventStore store, TimeProvider clock)
     }
 
     /// <summary>
-    /// Ends the attempts whose holder stopped renewing its lease (the process died, or hangs): each
-    /// counts as a failed attempt, "lease_expired", retried after <paramref name="backoff"/>'s delay.
-    /// Any number of nodes may sweep at once; each expired lease is handled once. Returns how many.
+    /// Ends the attempts whose holder stopped renewing its lease (the process died, or hangs), and those
+    /// of running jobs that have no lease at all (it was lost): each counts as a failed attempt,
+    /// "lease_expired", retried after <paramref name="backoff"/>'s delay. Any number of nodes may sweep
+    /// at once; each attempt is ended once. Returns how many were.
     /// </summary>
     public async Task<int> ExpireLeases(int max, Func<string, Backoff> backoff, string worker, CancellationToken ct)
     {
@@ -100,30 +103,33 @@ public sealed class JobQueue(PostgresEventStore store, TimeProvider clock)
         // since a renewal may have landed after this statement's snapshot was taken.
         var candidates = await Ids(connection, """
             SELECT s.id
-            FROM job_leases AS l
-            JOIN streams AS s ON s.id = l.job_id
-            WHERE l.expires_at < now()
-            ORDER BY l.expires_at
+            FROM streams AS s
+            WHERE s.id IN (
+                SELECT job_id FROM job_leases WHERE expires_at < now()
+                UNION ALL
+                SELECT j.id FROM job_status AS j
+                WHERE j.status = 'processing' AND NOT EXISTS (SELECT FROM job_leases AS l WHERE l.job_id = j.id))
             LIMIT $1
             FOR UPDATE OF s SKIP LOCKED
             """, [new() { Value = max }], ct);
         if (candidates.Length == 0)
             return 0;
-        var expired = new Dictionary<Guid, int>();
-        await using (var recheck = new NpgsqlCommand("SELECT job_id, attempt FROM job_leases WHERE job_id = ANY($1) AND expires_at < now() FOR UPDATE", connection))
+        var leases = new Dictionary<Guid, (int Attempt, bool Expired)>();
+        await using (var recheck = new NpgsqlCommand("SELECT job_id, attempt, expires_at < now() FROM job_leases WHERE job_id = ANY($1) FOR UPDATE", connection))
         {
             recheck.Parameters.Add(new() { Value = candidates });
             await using var reader = await recheck.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
-                expired[reader.GetGuid(0)] = reader.GetInt32(1);
+                leases[reader.GetGuid(0)] = (reader.GetInt32(1), reader.GetBoolean(2));
         }
 
         var failures = new List<StreamAppend>();
-        foreach (var (streamId, _, events, version) in await Jobs(connection, [.. expired.Keys], ct))
+        foreach (var (streamId, _, events, version) in await Jobs(connection, candidates, ct))
         {
             var state = Job.Fold(events)!;
-            // A lease left behind by an attempt that already ended is simply removed.
-            if (state.Status != JobStatus.Processing || state.Attempt != expired[streamId])
+            var lease = leases.GetValueOrDefault(streamId, (state.Attempt, Expired: true));
+            // A lease renewed meanwhile is left alone; one left behind by an attempt that already ended is removed below.
+            if (!lease.Expired || state.Status != JobStatus.Processing || state.Attempt != lease.Attempt)
                 continue;
             var failed = JobDecider.Decide(new FailAttempt(state.Attempt, "lease_expired",
                 "The runner of this attempt stopped renewing its lease: its process died or stopped responding.",
@@ -132,9 +138,9 @@ public sealed class JobQueue(PostgresEventStore store, TimeProvider clock)
         }
         if (failures.Count > 0)
             await store.AppendMany(connection, failures, ct);
-        await using (var delete = new NpgsqlCommand("DELETE FROM job_leases WHERE job_id = ANY($1)", connection))
+        await using (var delete = new NpgsqlCommand("DELETE FROM job_leases WHERE job_id = ANY($1) AND expires_at < now()", connection))
         {
-            delete.Parameters.Add(new() { Value = expired.Keys.ToArray() });
+            delete.Parameters.Add(new() { Value = candidates });
             await delete.ExecuteNonQueryAsync(ct);
         }
         await transaction.CommitAsync(CancellationToken.None);

@@ -57,6 +57,8 @@ public static class JobEventsEndpoint
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    private static readonly TimeSpan DatabaseRetry = TimeSpan.FromSeconds(1);
+
     public static void MapJobEvents(this IEndpointRouteBuilder app) =>
         app.MapGet("/jobs/{id:guid}/events", Stream).WithName("JobEvents").WithSummary("Follow a job over Server-Sent Events.");
 
@@ -86,7 +88,7 @@ public static class JobEventsEndpoint
             await sse.Start(options.Value.Retry, ct);
             Job? state = null;
             long version = 0, sent = lastEventId;
-            var events = await store.ReadStream(id, ct: ct);
+            var events = await ReadAfter(0);
             while (true)
             {
                 foreach (var e in events)
@@ -103,16 +105,30 @@ public static class JobEventsEndpoint
                     break;
                 while (!await watch.WaitForAppend(options.Value.KeepAlive, ct))
                     await sse.Comment("keepalive", ct);
-                events = await store.ReadStream(id, version + 1, ct);
+                events = await ReadAfter(version);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
-        catch (NpgsqlException e)
+
+        // The stream stays open while the database is away (a restart): browsers' EventSource
+        // reconnects after a dropped stream, but gives up for good on the 503 it would then get.
+        async Task<IReadOnlyList<StoredEvent>> ReadAfter(long version)
         {
-            // Ending the response makes the client reconnect with its Last-Event-ID once the database is back.
-            logger.LogWarning("Event stream of job {JobId} ended: {Error}", id, e.Message);
+            while (true)
+            {
+                try
+                {
+                    return await store.ReadStream(id, version + 1, ct);
+                }
+                catch (NpgsqlException e) when (e.IsTransient)
+                {
+                    logger.LogWarning("Event stream of job {JobId} waits for the database: {Error}", id, e.Message);
+                    await watch.WaitForAppend(options.Value.KeepAlive < DatabaseRetry ? options.Value.KeepAlive : DatabaseRetry, ct);
+                    await sse.Comment("keepalive", ct);
+                }
+            }
         }
         return Results.Empty;
     }

@@ -1,0 +1,44 @@
+using EventSourced.TestSupport;
+using static EventSourced.Domain.Jobs.JobEvent;
+
+namespace EventSourced.Api.Tests.Durability;
+
+/// <summary>SIGTERM: a node stops claiming, lets running handlers finish within its drain time, and hands back the rest.</summary>
+public sealed class ShutdownTests(TestDatabase db) : IClassFixture<TestDatabase>
+{
+    [Fact]
+    public async Task A_job_that_finishes_within_the_drain_time_completes_on_the_node_that_is_stopping()
+    {
+        await using var a = await Nodes.Start(db.ConnectionString, "node-a", ("Runner__DrainTimeout", "00:00:20"));
+        var id = await a.Client().Submit("transcode", """{"fileId":"drained","steps":4,"stepMs":300}""");
+        await Eventually.Get(() => Nodes.History(db.ConnectionString, id), h => h.OfType<JobProgressed>().Any(), "the job to be running");
+
+        a.Terminate();
+
+        Assert.Equal(0, await a.WaitForExit(TimeSpan.FromSeconds(60)));
+        var history = await Nodes.History(db.ConnectionString, id);
+        Assert.IsType<JobCompleted>(history[^1]);
+        Assert.Equal("node-a", Assert.Single(history.OfType<JobStarted>()).Worker);
+    }
+
+    [Fact]
+    public async Task A_job_still_running_when_the_drain_time_is_up_is_handed_back_and_another_node_takes_it_at_once()
+    {
+        await using var a = await Nodes.Start(db.ConnectionString, "node-a", ("Runner__LeaseDuration", "00:05:00"));
+        var id = await a.Client().Submit("hang", "{}");
+        await Eventually.Get(() => Nodes.History(db.ConnectionString, id), h => h.OfType<JobStarted>().Any(), "node-a to take it");
+        await using var b = await Nodes.Start(db.ConnectionString, "node-b");
+
+        a.Terminate();
+
+        Assert.Equal(0, await a.WaitForExit(TimeSpan.FromSeconds(60)));
+        // The lease was five minutes: only the hand-back lets node-b take it this soon.
+        var history = await Eventually.Get(() => Nodes.History(db.ConnectionString, id), h => h.OfType<JobStarted>().Count() == 2,
+            "node-b to take the job", TimeSpan.FromSeconds(30));
+        var released = Assert.Single(history.OfType<JobReleased>());
+        Assert.Equal(1, released.Attempt);
+        Assert.Empty(history.OfType<JobAttemptFailed>());
+        Assert.Equal([(1, "node-a"), (2, "node-b")], history.OfType<JobStarted>().Select(s => (s.Attempt, s.Worker)));
+        (await b.Client().PostAsync($"/jobs/{id}/cancel", null)).EnsureSuccessStatusCode();
+    }
+}
