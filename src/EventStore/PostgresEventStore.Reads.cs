@@ -153,14 +153,4 @@ public sealed partial class PostgresEventStore
             Timestamp: reader.GetFieldValue<DateTimeOffset>(8),
             TransactionId: reader.GetFieldValue<ulong>(9));
     }
-
-    private static async Task Notify(NpgsqlConnection connection, List<StoredEvent> events, CancellationToken ct)
-    {
-        var lastSeqByStream = events.GroupBy(e => e.StreamId).Select(g => new StreamAppended(g.Key, g.Max(e => e.Seq)));
-        await using var command = new NpgsqlCommand("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload", connection)
-        {
-            Parameters = { new() { Value = NotificationChannel }, new() { Value = StreamAppended.Pack(lastSeqByStream).ToArray() } },
-        };
-        await command.ExecuteNonQueryAsync(ct);
-    }
 }

@@ -5,7 +5,6 @@ using EventSourced.EventStore;
 using EventSourced.Projections;
 using EventSourced.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 using static EventSourced.Domain.Jobs.JobCommand;
 
 namespace EventSourced.Api.Tests;
@@ -72,7 +71,7 @@ public sealed class SseTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRun
         Assert.Equal("queued", (await stream.Next())!.Event);
 
         // Another process: its own data source and store, reaching this one only through PostgreSQL.
-        await using var otherProcess = NpgsqlDataSource.Create(api.Database.ConnectionString);
+        await using var otherProcess = PostgresDataSource.Create(api.Database.ConnectionString);
         var store = new PostgresEventStore(otherProcess, JobsModule.EventTypes(), JobReadModels.Projections());
         var commands = new JobCommands(store, TimeProvider.System);
         await commands.Execute(id, new StartJob("node-b"), EventMetadata.None);

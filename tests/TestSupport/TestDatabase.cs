@@ -30,7 +30,7 @@ public class TestDatabase : IAsyncLifetime
         var builder = Server();
         builder.Database = Name;
         ConnectionString = builder.ConnectionString;
-        DataSource = NpgsqlDataSource.Create(ConnectionString);
+        DataSource = PostgresDataSource.Create(ConnectionString);
     }
 
     public virtual async Task DisposeAsync()

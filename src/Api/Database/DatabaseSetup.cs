@@ -40,7 +40,7 @@ public static class DatabaseSetup
         services.AddSingleton(sp => DatabaseSettings.From(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton(sp =>
         {
-            var builder = new NpgsqlDataSourceBuilder(sp.GetRequiredService<DatabaseSettings>().ConnectionString.ConnectionString);
+            var builder = PostgresDataSource.Builder(sp.GetRequiredService<DatabaseSettings>().ConnectionString.ConnectionString);
             builder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
             return builder.Build();
         });

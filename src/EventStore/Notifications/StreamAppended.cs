@@ -1,34 +1,11 @@
 using System.Globalization;
-using System.Text;
 
 namespace EventSourced.EventStore;
 
 /// <summary>What a notification says: this stream has events up to this sequence number.</summary>
 public readonly record struct StreamAppended(Guid StreamId, long Seq)
 {
-    // PostgreSQL refuses payloads of 8000 bytes or more.
-    private const int MaxPayloadLength = 7900;
-
-    /// <summary>Packs entries as "streamId:seq,streamId:seq", so a batch of many streams sends few notifications.</summary>
-    public static IEnumerable<string> Pack(IEnumerable<StreamAppended> entries)
-    {
-        var payload = new StringBuilder();
-        foreach (var entry in entries)
-        {
-            var text = string.Create(CultureInfo.InvariantCulture, $"{entry.StreamId:N}:{entry.Seq}");
-            if (payload.Length > 0 && payload.Length + 1 + text.Length > MaxPayloadLength)
-            {
-                yield return payload.ToString();
-                payload.Clear();
-            }
-            if (payload.Length > 0)
-                payload.Append(',');
-            payload.Append(text);
-        }
-        if (payload.Length > 0)
-            yield return payload.ToString();
-    }
-
+    /// <summary>Reads a payload of "streamId:seq,streamId:seq" entries (written by the append's SQL).</summary>
     public static IEnumerable<StreamAppended> Parse(string payload)
     {
         foreach (var entry in payload.Split(',', StringSplitOptions.RemoveEmptyEntries))

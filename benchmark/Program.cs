@@ -1,0 +1,5 @@
+using EventSourced.Benchmark;
+
+var settings = BenchSettings.FromEnvironment(args);
+if (settings.Runs("append"))
+    await AppendScenarios.Run(settings);
