@@ -48,6 +48,10 @@ public sealed class JobRunner(
     IOptions<RunnerOptions> options,
     ILogger<JobRunner> logger) : BackgroundService
 {
+    // After a look that found nothing, the next waits at least this long, however many appends wake
+    // it: under a stream of appends a runner would otherwise query for work thousands of times a second.
+    private static readonly TimeSpan IdleLookInterval = TimeSpan.FromMilliseconds(10);
+
     private readonly RunnerOptions _options = options.Value;
     private readonly string _worker = options.Value.WorkerName ?? $"{Environment.MachineName}:{Environment.ProcessId}";
     private readonly WakeOnAnyAppend _wakeup = new();
@@ -67,6 +71,7 @@ public sealed class JobRunner(
         {
             foreach (var done in running.Keys.Where(t => t.IsCompleted).ToList())
                 running.Remove(done);
+            var idle = true;
             try
             {
                 if (clock.GetUtcNow() >= nextSweep)
@@ -74,8 +79,10 @@ public sealed class JobRunner(
                     await queue.ExpireLeases(100, types.BackoffFor, _worker, stopping);
                     nextSweep = clock.GetUtcNow() + sweepEvery;
                 }
-                foreach (var job in await ClaimWhatFits(running, stopping))
+                var claimed = await ClaimWhatFits(running, stopping);
+                foreach (var job in claimed)
                     running[Run(job, abort.Token)] = job.Submitted.Type;
+                idle = claimed.Count == 0;
             }
             catch (Exception e) when (!stopping.IsCancellationRequested)
             {
@@ -83,6 +90,8 @@ public sealed class JobRunner(
             }
             try
             {
+                if (idle)
+                    await Task.Delay(IdleLookInterval, stopping);
                 await _wakeup.Signal.Wait(Min(_options.PollInterval, sweepEvery), stopping);
             }
             catch (OperationCanceledException)

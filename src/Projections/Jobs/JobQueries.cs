@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Npgsql;
 
 namespace EventSourced.Projections.Jobs;
@@ -14,10 +13,11 @@ public sealed class JobQueries(NpgsqlDataSource dataSource)
     /// <summary>The job's status row, or null when there is no such job for this tenant.</summary>
     public async Task<JobStatusRow?> Status(Guid jobId, string tenantId, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("SELECT to_jsonb(j) FROM job_status AS j WHERE id = $1 AND tenant_id = $2");
+        await using var command = dataSource.CreateCommand($"SELECT {JobStatusRow.Columns} FROM job_status WHERE id = $1 AND tenant_id = $2");
         command.Parameters.Add(new() { Value = jobId });
         command.Parameters.Add(new() { Value = tenantId });
-        return await command.ExecuteScalarAsync(ct) is string json ? JsonSerializer.Deserialize<JobStatusRow>(json, JobStatusRow.Json) : null;
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? JobStatusRow.Read(reader) : null;
     }
 
     /// <summary>Whether someone asked to cancel the job (a runner checks this when its job's stream moves).</summary>
@@ -35,7 +35,7 @@ public sealed class JobQueries(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<JobStatusRow>> DeadLetters(string tenantId, int limit, (DateTimeOffset FailedAt, Guid JobId)? after, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand($"""
-            SELECT to_jsonb(j) FROM job_status AS j
+            SELECT {JobStatusRow.Columns} FROM job_status
             WHERE tenant_id = $1 AND status = 'failed' {(after is null ? "" : "AND (completed_at, id) < ($3, $4)")}
             ORDER BY completed_at DESC, id DESC
             LIMIT $2
@@ -50,7 +50,7 @@ public sealed class JobQueries(NpgsqlDataSource dataSource)
         var rows = new List<JobStatusRow>();
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
-            rows.Add(JsonSerializer.Deserialize<JobStatusRow>(reader.GetString(0), JobStatusRow.Json)!);
+            rows.Add(JobStatusRow.Read(reader));
         return rows;
     }
 

@@ -33,20 +33,28 @@ public sealed class JobQueue(PostgresEventStore store, TimeProvider clock)
         // job (a cancellation) take their locks in the same order and cannot deadlock.
         // Leases run from clock_timestamp(), not now(): now() is when this transaction began, and
         // under load a claim can take long enough to hand its runner a lease that is nearly spent.
-        var due = await Ids(connection, """
-            SELECT s.id
-            FROM job_status AS j
-            JOIN streams AS s ON s.id = j.id
-            WHERE j.status = 'queued' AND j.run_after <= $1 AND j.type = ANY($2)
-            ORDER BY j.run_after
-            LIMIT $3
-            FOR UPDATE OF s SKIP LOCKED
-            """, [new() { Value = now.UtcDateTime }, new() { Value = types.ToArray() }, new() { Value = max }], ct);
-        if (due.Length == 0)
+        // One type at a time, so each scan walks the (type, due time) index in order and skips
+        // locked rows as it goes; in a random order of types, so none starves behind another's backlog.
+        var due = new List<Guid>();
+        foreach (var type in types.OrderBy(_ => Random.Shared.Next()))
+        {
+            if (due.Count == max)
+                break;
+            due.AddRange(await Ids(connection, """
+                SELECT s.id
+                FROM job_status AS j
+                JOIN streams AS s ON s.id = j.id
+                WHERE j.status = 'queued' AND j.type = $2 AND j.run_after <= $1
+                ORDER BY j.run_after
+                LIMIT $3
+                FOR UPDATE OF s SKIP LOCKED
+                """, [new() { Value = now.UtcDateTime }, new() { Value = type }, new() { Value = max - due.Count }], ct));
+        }
+        if (due.Count == 0)
             return [];
 
         var starts = new List<(StreamAppend Append, JobSubmitted Submitted, string TenantId, Job State)>();
-        foreach (var (streamId, tenantId, events, version) in await Jobs(connection, due, ct))
+        foreach (var (streamId, tenantId, events, version) in await Jobs(connection, [.. due], ct))
         {
             var state = Job.Fold(events);
             // The read model said queued when the query's snapshot was taken; the stream, read under the lock, has the last word.

@@ -8,7 +8,7 @@ using static EventSourced.Domain.Jobs.JobEvent;
 
 namespace EventSourced.Projections.Jobs;
 
-/// <summary>A row of job_status. Its JSON form (snake_case) is how it is loaded and saved.</summary>
+/// <summary>A row of job_status. Read by column (<see cref="Read"/>); saved in its JSON form (snake_case), by name.</summary>
 public sealed record JobStatusRow(
     Guid Id,
     string TenantId,
@@ -40,6 +40,23 @@ public sealed record JobStatusRow(
     };
 
     public bool IsFinished => Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
+
+    /// <summary>The columns <see cref="Read"/> reads, in its order.</summary>
+    public const string Columns = """
+        id, tenant_id, type, status, progress, message, attempt, idempotency_key, fingerprint, correlation_id, callback_url,
+        error_code, error_message, cancellation_requested, created_at, updated_at, completed_at, run_after, version, last_seq,
+        max_attempts, failures
+        """;
+
+    /// <summary>A row selected as <see cref="Columns"/>: typed reads, cheaper for the database than building JSON.</summary>
+    public static JobStatusRow Read(NpgsqlDataReader r) => new(
+        r.GetGuid(0), r.GetString(1), r.GetString(2), Enum.Parse<JobStatus>(r.GetString(3), ignoreCase: true), r.GetInt32(4),
+        r.IsDBNull(5) ? null : r.GetString(5), r.GetInt32(6), r.GetString(7), r.GetString(8),
+        r.IsDBNull(9) ? null : r.GetString(9), r.IsDBNull(10) ? null : r.GetString(10),
+        r.IsDBNull(11) ? null : r.GetString(11), r.IsDBNull(12) ? null : r.GetString(12), r.GetBoolean(13),
+        r.GetFieldValue<DateTimeOffset>(14), r.GetFieldValue<DateTimeOffset>(15),
+        r.IsDBNull(16) ? null : r.GetFieldValue<DateTimeOffset>(16), r.IsDBNull(17) ? null : r.GetFieldValue<DateTimeOffset>(17),
+        r.GetInt64(18), r.GetInt64(19), r.GetInt32(20), r.GetInt32(21));
 }
 
 /// <summary>
@@ -114,14 +131,14 @@ public sealed class JobStatusProjection : IProjection
         var rows = new Dictionary<Guid, JobStatusRow>();
         if (ids.Length == 0)
             return rows;
-        await using var command = new NpgsqlCommand("SELECT to_jsonb(j) FROM job_status AS j WHERE id = ANY($1)", connection)
+        await using var command = new NpgsqlCommand($"SELECT {JobStatusRow.Columns} FROM job_status WHERE id = ANY($1)", connection)
         {
             Parameters = { new() { Value = ids } },
         };
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            var row = JsonSerializer.Deserialize<JobStatusRow>(reader.GetString(0), JobStatusRow.Json)!;
+            var row = JobStatusRow.Read(reader);
             rows[row.Id] = row;
         }
         return rows;

@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using EventSourced.EventStore;
+
+namespace EventSourced.Benchmark;
+
+/// <summary>
+/// Scenarios 4 and 5, through real HTTP driven by wrk: submitting jobs (a fresh Idempotency-Key per
+/// request) and reading their status, 64 connections each. The jobs are of a type only external
+/// workers run, so the figures are those of accepting and answering, not of running jobs.
+/// </summary>
+public static partial class HttpScenarios
+{
+    private const int Connections = 64;
+
+    public static async Task Run(BenchSettings settings)
+    {
+        await using var api = await ApiServer.Start(settings, new Dictionary<string, string> { ["Jobs__Types__noop__External"] = "true" });
+
+        if (settings.Runs("submit"))
+        {
+            var result = await Wrk(settings, api, "submit", """
+                local counter = 0
+                local body = '{"type":"noop","input":{"fileId":"bench"}}'
+                function setup(thread) thread:set("prefix", tostring(math.random(1, 2^31)) .. "-" .. tostring(os.time())) end
+                request = function()
+                  counter = counter + 1
+                  return wrk.format("POST", "/jobs", { ["Content-Type"] = "application/json", ["Idempotency-Key"] = prefix .. "-" .. counter }, body)
+                end
+                """);
+            Report.Result("submit", ("ops_per_s", result.OpsPerSecond), ("p50_ms", result.P50), ("p99_ms", result.P99),
+                ("rss_mb", Report.RssMb(api.Pid)), ("errors", result.Errors));
+        }
+
+        if (settings.Runs("status"))
+        {
+            var ids = await JobIds(settings, 20_000);
+            var result = await Wrk(settings, api, "status", $$"""
+                local ids = { {{string.Join(",", ids.Select(id => $"\"{id}\""))}} }
+                local i = 0
+                function setup(thread) thread:set("offset", math.random(1, #ids)) end
+                request = function()
+                  i = i + 1
+                  return wrk.format("GET", "/jobs/" .. ids[(i + offset) % #ids + 1])
+                end
+                """);
+            Report.Result("status", ("ops_per_s", result.OpsPerSecond), ("p50_ms", result.P50), ("p99_ms", result.P99),
+                ("rss_mb", Report.RssMb(api.Pid)), ("errors", result.Errors));
+        }
+    }
+
+    /// <summary>Jobs to read: those the submit scenario made, or a batch made now when it did not run.</summary>
+    private static async Task<List<Guid>> JobIds(BenchSettings settings, int limit)
+    {
+        await using var dataSource = PostgresDataSource.Create(settings.ConnectionString);
+        await using var command = dataSource.CreateCommand("SELECT id FROM job_status ORDER BY random() LIMIT $1");
+        command.Parameters.Add(new() { Value = limit });
+        var ids = new List<Guid>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            ids.Add(reader.GetGuid(0));
+        return ids.Count > 0 ? ids : throw new InvalidOperationException("No jobs to read: run the submit scenario first (./bench submit status).");
+    }
+
+    private sealed record WrkResult(double OpsPerSecond, double P50, double P99, long Errors);
+
+    private static async Task<WrkResult> Wrk(BenchSettings settings, ApiServer api, string name, string script)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"wrk-{name}-{Guid.NewGuid():N}.lua");
+        await File.WriteAllTextAsync(file, script);
+        try
+        {
+            // Warm up (JIT, prepared statements, pools), then measure.
+            await RunWrk(file, api, settings.Warmup);
+            return Parse(await RunWrk(file, api, settings.Duration));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static async Task<string> RunWrk(string script, ApiServer api, TimeSpan duration)
+    {
+        var info = new ProcessStartInfo("wrk", ["-t", "2", "-c", Connections.ToString(CultureInfo.InvariantCulture),
+            "-d", $"{(int)Math.Max(1, duration.TotalSeconds)}s", "--latency", "-s", script, api.Url])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(info)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException("wrk failed: " + await process.StandardError.ReadToEndAsync());
+    }
+
+    private static WrkResult Parse(string output)
+    {
+        double Latency(string percentile)
+        {
+            var match = Regex.Match(output, $@"^\s*{percentile}%\s+([\d.]+)(us|ms|s)", RegexOptions.Multiline);
+            var value = double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+            return match.Groups[2].Value switch { "us" => value / 1000, "s" => value * 1000, _ => value };
+        }
+        var rate = double.Parse(RequestsPerSecond().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        var errors = NonSuccess().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+        return new WrkResult(rate, Latency("50"), Latency("99"), errors);
+    }
+
+    [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
+    private static partial Regex RequestsPerSecond();
+
+    [GeneratedRegex(@"Non-2xx or 3xx responses:\s+(\d+)")]
+    private static partial Regex NonSuccess();
+}
