@@ -7,10 +7,23 @@ public sealed partial class PostgresEventStore
 {
     private const string EventColumns = "seq_id, id, stream_id, version, type, data, metadata, tenant_id, timestamp, transaction_id";
 
-    /// <summary>A stream's events from <paramref name="fromVersion"/> on, in version order.</summary>
+    /// <summary>A stream's events from <paramref name="fromVersion"/> on, in version order. Reads that arrive together share one query.</summary>
     public Task<IReadOnlyList<StoredEvent>> ReadStream(Guid streamId, long fromVersion = 1, CancellationToken ct = default) =>
-        Read($"SELECT {EventColumns} FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version",
-            [new() { Value = streamId }, new() { Value = fromVersion }], ct);
+        StreamReads.Run((streamId, fromVersion), ct);
+
+    private async Task<IReadOnlyList<IReadOnlyList<StoredEvent>>> ReadStreams(IReadOnlyList<(Guid StreamId, long FromVersion)> requests)
+    {
+        // One row per stream asked for, from the lowest version any request wants; each request then takes its own part.
+        var lowest = requests.GroupBy(r => r.StreamId).ToDictionary(g => g.Key, g => g.Min(r => r.FromVersion));
+        var events = await Read($"""
+            SELECT {EventColumns}
+            FROM unnest($1::uuid[], $2::bigint[]) AS wanted (wanted_stream, from_version)
+            JOIN events ON stream_id = wanted_stream AND version >= from_version
+            ORDER BY stream_id, version
+            """, [new() { Value = lowest.Keys.ToArray() }, new() { Value = lowest.Values.ToArray() }], CancellationToken.None);
+        var byStream = events.GroupBy(e => e.StreamId).ToDictionary(g => g.Key, g => g.ToList());
+        return [.. requests.Select(r => (IReadOnlyList<StoredEvent>)[.. byStream.GetValueOrDefault(r.StreamId, []).Where(e => e.Version >= r.FromVersion)])];
+    }
 
     /// <summary>A stream's events after the global sequence number <paramref name="afterSeq"/> (what an SSE reconnect missed).</summary>
     public Task<IReadOnlyList<StoredEvent>> ReadStreamAfterSeq(Guid streamId, long afterSeq, CancellationToken ct = default) =>

@@ -14,11 +14,22 @@ public sealed partial class PostgresEventStore(NpgsqlDataSource dataSource, Even
     /// <summary>Every commit that appends notifies this channel with "streamId:lastSeq" entries (named again in the append's SQL).</summary>
     public const string NotificationChannel = "events_appended";
 
-    private const int MaxCombinedAppends = 256;
+    private const int MaxBatch = 256;
     private readonly IReadOnlyList<IProjection> _projections = [.. projections];
-    private AppendCombiner? _combiner;
+    private Batcher<StreamAppend, AppendOutcome>? _appends;
+    private Batcher<(Guid StreamId, long FromVersion), IReadOnlyList<StoredEvent>>? _streamReads;
 
-    private AppendCombiner Combiner => _combiner ??= new AppendCombiner(appends => AppendMany(appends), MaxCombinedAppends);
+    /// <summary>
+    /// Group commit for single appends: those that arrive while a write is under way go into the next
+    /// one. One append per stream per write keeps each stream's order; a write that fails as a whole
+    /// (a projection throws on one append) is retried append by append.
+    /// </summary>
+    private Batcher<StreamAppend, AppendOutcome> Appends =>
+        _appends ??= new Batcher<StreamAppend, AppendOutcome>(appends => AppendMany(appends), MaxBatch, a => a.StreamId, retryAloneOnFailure: true);
+
+    /// <summary>Reads of single streams that arrive together (SSE streams woken by one commit) are answered by one query.</summary>
+    private Batcher<(Guid StreamId, long FromVersion), IReadOnlyList<StoredEvent>> StreamReads =>
+        _streamReads ??= new Batcher<(Guid StreamId, long FromVersion), IReadOnlyList<StoredEvent>>(ReadStreams, MaxBatch);
 
     public NpgsqlDataSource DataSource => dataSource;
     public EventTypes Types => types;
@@ -32,7 +43,7 @@ public sealed partial class PostgresEventStore(NpgsqlDataSource dataSource, Even
         Guid streamId, string streamType, IReadOnlyList<object> events, EventMetadata? metadata = null,
         string tenantId = Tenants.Default, CancellationToken ct = default)
     {
-        var outcome = await Combiner.Append(new StreamAppend(streamId, ExpectedVersion.NoStream, events, metadata, streamType, tenantId), ct);
+        var outcome = await Appends.Run(new StreamAppend(streamId, ExpectedVersion.NoStream, events, metadata, streamType, tenantId), ct);
         return outcome.GetResultOrThrow();
     }
 
@@ -43,7 +54,7 @@ public sealed partial class PostgresEventStore(NpgsqlDataSource dataSource, Even
     public async Task<AppendResult> Append(
         Guid streamId, long expectedVersion, IReadOnlyList<object> events, EventMetadata? metadata = null, CancellationToken ct = default)
     {
-        var outcome = await Combiner.Append(new StreamAppend(streamId, expectedVersion, events, metadata), ct);
+        var outcome = await Appends.Run(new StreamAppend(streamId, expectedVersion, events, metadata), ct);
         return outcome.GetResultOrThrow();
     }
 

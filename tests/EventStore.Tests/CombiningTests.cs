@@ -91,4 +91,31 @@ public sealed class CombiningTests(StoreDatabase db) : IClassFixture<StoreDataba
         Assert.Equal(3, (await third).Version);
         Assert.Equal(["one", "two", "three"], (await store.ReadStream(id)).Select(e => ((ThingHappened)e.Data).What));
     }
+
+    [Fact]
+    public async Task Concurrent_reads_of_many_streams_each_get_exactly_their_own_events()
+    {
+        var streams = new List<(Guid Id, int Length)>();
+        for (var i = 0; i < 30; i++)
+        {
+            var id = Guid.NewGuid();
+            await db.Store.StartStream(id, "thing", StoreDatabase.Things([.. Enumerable.Range(1, i % 7 + 1).Select(n => $"{i}.{n}")]));
+            streams.Add((id, i % 7 + 1));
+        }
+
+        var reads = Enumerable.Range(0, 300).Select(async n =>
+        {
+            var (id, length) = streams[n % streams.Count];
+            var from = n % length + 1;
+            var events = await db.Store.ReadStream(id, from);
+            return (id, from, length, events);
+        });
+
+        foreach (var (id, from, length, events) in await Task.WhenAll(reads))
+        {
+            Assert.All(events, e => Assert.Equal(id, e.StreamId));
+            Assert.Equal(Enumerable.Range(from, length - from + 1).Select(v => (long)v), events.Select(e => e.Version));
+        }
+        Assert.Empty(await db.Store.ReadStream(Guid.NewGuid()));
+    }
 }

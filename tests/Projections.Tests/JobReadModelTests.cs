@@ -37,6 +37,33 @@ public sealed class JobReadModelTests(JobsDatabase db) : IClassFixture<JobsDatab
     }
 
     [Fact]
+    public async Task Concurrent_status_lookups_each_answer_for_their_own_job_and_tenant()
+    {
+        var jobs = new List<(Guid Id, string Tenant)>();
+        for (var i = 0; i < 20; i++)
+        {
+            var tenant = i % 2 == 0 ? "acme" : "globex";
+            jobs.Add((await db.Submit(tenant: tenant), tenant));
+        }
+        var queries = new JobQueries(db.DataSource);
+
+        var lookups = Enumerable.Range(0, 200).Select(async n =>
+        {
+            var (id, tenant) = jobs[n % jobs.Count];
+            var asking = n % 3 == 0 ? (tenant == "acme" ? "globex" : "acme") : tenant;
+            return (id, tenant, asking, row: await queries.Status(id, asking, default));
+        });
+
+        foreach (var (id, tenant, asking, row) in await Task.WhenAll(lookups))
+        {
+            if (asking == tenant)
+                Assert.Equal((id, tenant), (row!.Id, row.TenantId));
+            else
+                Assert.Null(row);
+        }
+    }
+
+    [Fact]
     public async Task A_text_result_comes_back_as_its_text()
     {
         var id = await db.Submit("report");

@@ -1,3 +1,4 @@
+using EventSourced.EventStore;
 using Npgsql;
 
 namespace EventSourced.Projections.Jobs;
@@ -7,17 +8,28 @@ public sealed record JobResult(string ContentType, string Body)
     public bool IsJson => ContentType.Contains("json", StringComparison.OrdinalIgnoreCase);
 }
 
-/// <summary>Reads of the job read models. Each is one primary-key lookup.</summary>
+/// <summary>Reads of the job read models, each by primary key.</summary>
 public sealed class JobQueries(NpgsqlDataSource dataSource)
 {
+    // Status lookups that arrive together are answered by one query: under load, far fewer round trips.
+    private readonly Batcher<Guid, JobStatusRow?> _statuses = new(ids => Statuses(dataSource, ids), maxBatch: 256);
+
     /// <summary>The job's status row, or null when there is no such job for this tenant.</summary>
-    public async Task<JobStatusRow?> Status(Guid jobId, string tenantId, CancellationToken ct)
+    public async Task<JobStatusRow?> Status(Guid jobId, string tenantId, CancellationToken ct) =>
+        await _statuses.Run(jobId, ct) is { } row && row.TenantId == tenantId ? row : null;
+
+    private static async Task<IReadOnlyList<JobStatusRow?>> Statuses(NpgsqlDataSource dataSource, IReadOnlyList<Guid> ids)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {JobStatusRow.Columns} FROM job_status WHERE id = $1 AND tenant_id = $2");
-        command.Parameters.Add(new() { Value = jobId });
-        command.Parameters.Add(new() { Value = tenantId });
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? JobStatusRow.Read(reader) : null;
+        await using var command = dataSource.CreateCommand($"SELECT {JobStatusRow.Columns} FROM job_status WHERE id = ANY($1)");
+        command.Parameters.Add(new() { Value = ids.ToArray() });
+        var rows = new Dictionary<Guid, JobStatusRow>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var row = JobStatusRow.Read(reader);
+            rows[row.Id] = row;
+        }
+        return [.. ids.Select(id => rows.GetValueOrDefault(id))];
     }
 
     /// <summary>Whether someone asked to cancel the job (a runner checks this when its job's stream moves).</summary>
