@@ -5,3 +5,5 @@ if (settings.Runs("append"))
     await AppendScenarios.Run(settings);
 if (settings.Runs("submit") || settings.Runs("status"))
     await HttpScenarios.Run(settings);
+if (settings.Runs("sse"))
+    await SseScenarios.Run(settings);

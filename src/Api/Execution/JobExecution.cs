@@ -13,6 +13,9 @@ public sealed class JobExecution(Guid jobId, JobSnapshot snapshot, JobCommands c
 
     public Guid JobId => jobId;
 
+    /// <summary>The sequence number of the last event this runner knows of: anything later was appended by someone else.</summary>
+    public long LastSeq => snapshot.LastSeq;
+
     /// <summary>
     /// Records a command. A database that is briefly away (a restart) is waited for, up to the lease's
     /// length: a progress report or an outcome is not lost to a blip. After that the lease has run out

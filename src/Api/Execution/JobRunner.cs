@@ -134,7 +134,7 @@ public sealed class JobRunner(
         var submitted = claimed.Submitted;
         var type = types.Find(submitted.Type)!;
         var attempt = claimed.State.Attempt;
-        var execution = new JobExecution(submitted.JobId, new JobSnapshot(claimed.State, claimed.Version), commands,
+        var execution = new JobExecution(submitted.JobId, new JobSnapshot(claimed.State, claimed.Version, claimed.LastSeq), commands,
             new EventMetadata(submitted.CorrelationId, null, _worker), _options.LeaseDuration, logger);
 
         using var cancelRequested = new CancellationTokenSource();
@@ -142,7 +142,7 @@ public sealed class JobRunner(
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(submitted.TimeoutSeconds), clock);
         using var handler = CancellationTokenSource.CreateLinkedTokenSource(abort, cancelRequested.Token, leaseLost.Token, timeout.Token);
         using var finished = new CancellationTokenSource();
-        var keeping = KeepLease(claimed.Lease, cancelRequested, leaseLost, finished.Token);
+        var keeping = KeepLease(claimed.Lease, execution, cancelRequested, leaseLost, finished.Token);
 
         JobCommand? outcome;
         try
@@ -220,9 +220,10 @@ public sealed class JobRunner(
 
     /// <summary>
     /// Renews the lease every third of its duration, and watches the job's stream so that a
-    /// cancellation request (appended by any node) fires the handler's token at once.
+    /// cancellation request (appended by any node) fires the handler's token at once. The runner's
+    /// own appends move the stream too: only a move past them is worth a look.
     /// </summary>
-    private async Task KeepLease(Lease lease, CancellationTokenSource cancelRequested, CancellationTokenSource leaseLost, CancellationToken finished)
+    private async Task KeepLease(Lease lease, JobExecution execution, CancellationTokenSource cancelRequested, CancellationTokenSource leaseLost, CancellationToken finished)
     {
         using var watch = watchers.Watch(lease.JobId);
         var renewEvery = _options.LeaseDuration / 3;
@@ -248,7 +249,7 @@ public sealed class JobRunner(
                         if (renewed.Value.CancellationRequested)
                             await cancelRequested.CancelAsync();
                     }
-                    else if (await queries.CancellationRequested(lease.JobId, finished))
+                    else if (watch.LatestSeq > execution.LastSeq && await queries.CancellationRequested(lease.JobId, finished))
                     {
                         await cancelRequested.CancelAsync();
                     }

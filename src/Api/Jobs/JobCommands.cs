@@ -3,8 +3,8 @@ using EventSourced.EventStore;
 
 namespace EventSourced.Api.Jobs;
 
-/// <summary>A job's state and the stream version it was read at.</summary>
-public sealed record JobSnapshot(Job State, long Version);
+/// <summary>A job's state, the stream version it was read at, and its last event's sequence number.</summary>
+public sealed record JobSnapshot(Job State, long Version, long LastSeq);
 
 /// <summary>Runs a command against a job: read its events, decide, append at the version read.</summary>
 public sealed class JobCommands(PostgresEventStore store, TimeProvider clock)
@@ -48,7 +48,7 @@ public sealed class JobCommands(PostgresEventStore store, TimeProvider clock)
             try
             {
                 var appended = await store.Append(jobId, snapshot.Version, [.. events], metadata, ct);
-                return new JobSnapshot(events.Aggregate(snapshot.State, Job.Evolve), appended.Version);
+                return new JobSnapshot(events.Aggregate(snapshot.State, Job.Evolve), appended.Version, appended.LastSeq);
             }
             catch (WrongExpectedVersionException) when (expectedVersion is null && attempt < MaxRetries)
             {
@@ -59,6 +59,6 @@ public sealed class JobCommands(PostgresEventStore store, TimeProvider clock)
     public async Task<JobSnapshot?> Read(Guid jobId, CancellationToken ct)
     {
         var events = await store.ReadStream(jobId, ct: ct);
-        return events.Count == 0 ? null : new JobSnapshot(Job.Fold(events.Select(e => (JobEvent)e.Data))!, events[^1].Version);
+        return events.Count == 0 ? null : new JobSnapshot(Job.Fold(events.Select(e => (JobEvent)e.Data))!, events[^1].Version, events[^1].Seq);
     }
 }

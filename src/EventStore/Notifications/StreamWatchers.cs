@@ -28,7 +28,7 @@ public sealed class StreamWatchers : INotificationSubscriber
             if (_watches.TryGetValue(appended.StreamId, out var list))
             {
                 foreach (var watch in list)
-                    watch.Signal.Set();
+                    watch.Moved(appended.Seq);
             }
         }
     }
@@ -38,7 +38,7 @@ public sealed class StreamWatchers : INotificationSubscriber
         lock (_lock)
         {
             foreach (var watch in _watches.Values.SelectMany(list => list))
-                watch.Signal.Set();
+                watch.Moved(long.MaxValue);
         }
     }
 
@@ -65,6 +65,27 @@ public sealed class StreamWatch : IDisposable
 
     public Guid StreamId { get; }
     internal AsyncSignal Signal { get; } = new();
+
+    /// <summary>
+    /// The highest sequence number announced for the stream since the watch began; long.MaxValue
+    /// after a reconnection, when announcements may have been missed.
+    /// </summary>
+    public long LatestSeq => Interlocked.Read(ref _latestSeq);
+
+    private long _latestSeq;
+
+    internal void Moved(long seq)
+    {
+        var seen = Interlocked.Read(ref _latestSeq);
+        while (seq > seen)
+        {
+            var before = Interlocked.CompareExchange(ref _latestSeq, seq, seen);
+            if (before == seen)
+                break;
+            seen = before;
+        }
+        Signal.Set();
+    }
 
     /// <summary>True when the stream may have new events, false when <paramref name="timeout"/> passed first.</summary>
     public Task<bool> WaitForAppend(TimeSpan timeout, CancellationToken ct) => Signal.Wait(timeout, ct);

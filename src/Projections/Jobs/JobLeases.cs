@@ -1,3 +1,4 @@
+using EventSourced.EventStore;
 using Npgsql;
 
 namespace EventSourced.Projections.Jobs;
@@ -23,6 +24,9 @@ public enum LeaseCheck
 /// </summary>
 public sealed class JobLeases(NpgsqlDataSource dataSource)
 {
+    // Leases given up together (many jobs finishing at once) go in one statement.
+    private readonly Batcher<(Guid JobId, Guid Token), bool> _releases = new(leases => Release(dataSource, leases), maxBatch: 256);
+
     /// <summary>
     /// Extends the lease by <paramref name="duration"/> from now, if <paramref name="token"/> still
     /// holds it and it has not run out. Returns the new lease and whether someone asked to cancel
@@ -58,11 +62,18 @@ public sealed class JobLeases(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Gives the lease up (the attempt's outcome is recorded). A token that no longer holds it changes nothing.</summary>
-    public async Task Release(Guid jobId, Guid token, CancellationToken ct)
+    public Task Release(Guid jobId, Guid token, CancellationToken ct) => _releases.Run((jobId, token), ct);
+
+    private static async Task<IReadOnlyList<bool>> Release(NpgsqlDataSource dataSource, IReadOnlyList<(Guid JobId, Guid Token)> leases)
     {
-        await using var command = dataSource.CreateCommand("DELETE FROM job_leases WHERE job_id = $1 AND token = $2");
-        command.Parameters.Add(new() { Value = jobId });
-        command.Parameters.Add(new() { Value = token });
-        await command.ExecuteNonQueryAsync(ct);
+        await using var command = dataSource.CreateCommand("""
+            DELETE FROM job_leases AS l
+            USING unnest($1::uuid[], $2::uuid[]) AS released (job_id, token)
+            WHERE l.job_id = released.job_id AND l.token = released.token
+            """);
+        command.Parameters.Add(new() { Value = leases.Select(l => l.JobId).ToArray() });
+        command.Parameters.Add(new() { Value = leases.Select(l => l.Token).ToArray() });
+        await command.ExecuteNonQueryAsync();
+        return [.. leases.Select(_ => true)];
     }
 }

@@ -33,12 +33,8 @@ public sealed class JobQueries(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Whether someone asked to cancel the job (a runner checks this when its job's stream moves).</summary>
-    public async Task<bool> CancellationRequested(Guid jobId, CancellationToken ct)
-    {
-        await using var command = dataSource.CreateCommand("SELECT cancellation_requested FROM job_status WHERE id = $1");
-        command.Parameters.Add(new() { Value = jobId });
-        return await command.ExecuteScalarAsync(ct) is true;
-    }
+    public async Task<bool> CancellationRequested(Guid jobId, CancellationToken ct) =>
+        (await _statuses.Run(jobId, ct))?.CancellationRequested == true;
 
     /// <summary>
     /// A tenant's dead letters (failed jobs), newest first: a page of <paramref name="limit"/> after the

@@ -6,8 +6,8 @@ using static EventSourced.Domain.Jobs.JobEvent;
 
 namespace EventSourced.Projections.Jobs;
 
-/// <summary>A job a runner now holds: its submission (type, input, policy), its state, its stream version and its lease.</summary>
-public sealed record ClaimedJob(JobSubmitted Submitted, string TenantId, Job State, long Version, Lease Lease);
+/// <summary>A job a runner now holds: its submission (type, input, policy), its state, its stream version and last sequence number, and its lease.</summary>
+public sealed record ClaimedJob(JobSubmitted Submitted, string TenantId, Job State, long Version, long LastSeq, Lease Lease);
 
 /// <summary>
 /// Finds due jobs through the status read model and starts them, once each however many runners
@@ -91,7 +91,7 @@ public sealed class JobQueue(PostgresEventStore store, TimeProvider clock)
         }
         await transaction.CommitAsync(CancellationToken.None);
 
-        return [.. claimed.Select((c, i) => new ClaimedJob(c.Second.Submitted, c.Second.TenantId, c.Second.State, c.First.Result!.Version,
+        return [.. claimed.Select((c, i) => new ClaimedJob(c.Second.Submitted, c.Second.TenantId, c.Second.State, c.First.Result!.Version, c.First.Result!.LastSeq,
             new Lease(c.Second.Append.StreamId, c.Second.State.Attempt, tokens[i], expiries[c.Second.Append.StreamId])))];
     }
 

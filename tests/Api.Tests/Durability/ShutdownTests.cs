@@ -15,9 +15,10 @@ public sealed class ShutdownTests(TestDatabase db) : IClassFixture<TestDatabase>
 
         a.Terminate();
 
-        Assert.Equal(0, await a.WaitForExit(TimeSpan.FromSeconds(60)));
+        var exitCode = await a.WaitForExit(TimeSpan.FromSeconds(60));
         var history = await Nodes.History(db.ConnectionString, id);
-        Assert.IsType<JobCompleted>(history[^1]);
+        Assert.True(exitCode == 0 && history[^1] is JobCompleted,
+            $"exit code {exitCode}, last event {history[^1].GetType().Name}; node-a said:\n{a.Output}");
         Assert.Equal("node-a", Assert.Single(history.OfType<JobStarted>()).Worker);
     }
 

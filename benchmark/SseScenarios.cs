@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace EventSourced.Benchmark;
+
+/// <summary>
+/// Scenario 6: many SSE clients at once. For each N, on a fresh service process:
+/// hold: N idle streams on jobs nobody runs (server memory per idle connection);
+/// run:  N clients each POST a short job and follow it to "completed", all at once (POST to completed
+///       latency, the most streams open at once, server memory at the end).
+/// </summary>
+public static class SseScenarios
+{
+    // Each process may open at most 20,000 files in this sandbox (ulimit -Hn), the server's sockets
+    // included, so the largest run stays under it.
+    private static readonly int[] Clients = [1_000, 10_000, 19_000];
+
+    public static async Task Run(BenchSettings settings)
+    {
+        foreach (var n in Clients)
+        {
+            await using var api = await ApiServer.Start(settings, new Dictionary<string, string>
+            {
+                ["Jobs__Types__held__External"] = "true",
+                ["Runner__Concurrency"] = "64",
+            });
+            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri(api.Url) };
+            await Submit(http, 200, "held", "{}");            // warm up the submit path
+            await Task.Delay(1000);
+            var baseline = Report.RssMb(api.Pid);
+
+            var held = await Submit(http, n, "held", "{}");
+            var streams = await OpenAll(api, held);
+            await Task.Delay(3000);
+            var holding = Report.RssMb(api.Pid);
+            Report.Result($"sse-hold-{n}", ("connections", streams.Count(s => s.Connected)), ("rss_mb", holding),
+                ("kb_per_idle_connection", (holding - baseline) * 1024 / n));
+            foreach (var stream in streams)
+                stream.Dispose();
+            await Task.Delay(2000);
+
+            var (latencies, peak) = await RunShortJobs(api, http, n);
+            Report.Result($"sse-{n}", ("p50_ms", latencies.Percentile(50)), ("p99_ms", latencies.Percentile(99)),
+                ("completed", latencies.Count), ("peak_connections", peak), ("rss_mb", Report.RssMb(api.Pid)));
+        }
+    }
+
+    private static async Task<List<Guid>> Submit(HttpClient http, int count, string type, string input)
+    {
+        var ids = new Guid[count];
+        using var gate = new SemaphoreSlim(64);
+        await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                ids[i] = await Post(http, type, input);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        return [.. ids];
+    }
+
+    private static async Task<Guid> Post(HttpClient http, string type, string input)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/jobs")
+        {
+            Content = new StringContent($$"""{"type":"{{type}}","input":{{input}}}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        using var response = await http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobId").GetGuid();
+    }
+
+    private static async Task<List<SseConnection>> OpenAll(ApiServer api, List<Guid> jobs)
+    {
+        using var gate = new SemaphoreSlim(200);
+        var streams = await Task.WhenAll(jobs.Select(async id =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                var stream = await SseConnection.Open(api.Url, id);
+                await stream.WaitFor("event: queued");
+                return stream;
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        return [.. streams];
+    }
+
+    /// <summary>N clients at once, each: POST a short job, follow its stream until "completed".</summary>
+    private static async Task<(Latencies, int Peak)> RunShortJobs(ApiServer api, HttpClient http, int n)
+    {
+        var latencies = new Latencies();
+        int open = 0, peak = 0;
+        await Task.WhenAll(Enumerable.Range(0, n).Select(_ => Task.Run(async () =>
+        {
+            var started = Stopwatch.GetTimestamp();
+            var id = await Post(http, "transcode", """{"fileId":"sse","steps":1,"stepMs":0}""");
+            using var stream = await SseConnection.Open(api.Url, id);
+            var now = Interlocked.Increment(ref open);
+            InterlockedMax(ref peak, now);
+            if (await stream.WaitFor("event: completed"))
+                latencies.Add(Stopwatch.GetElapsedTime(started));
+            Interlocked.Decrement(ref open);
+        })));
+        return (latencies, peak);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+                return;
+            current = seen;
+        }
+    }
+
+    /// <summary>A bare SSE client on a socket of its own: as little client-side work as a load generator can do.</summary>
+    private sealed class SseConnection : IDisposable
+    {
+        private readonly Socket _socket;
+        private readonly byte[] _buffer = new byte[2048];
+        private string _tail = "";
+
+        private SseConnection(Socket socket) => _socket = socket;
+
+        public bool Connected => _socket.Connected;
+
+        public static async Task<SseConnection> Open(string url, Guid jobId)
+        {
+            var uri = new Uri(url);
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync(uri.Host, uri.Port);
+            await socket.SendAsync(Encoding.ASCII.GetBytes(
+                $"GET /jobs/{jobId}/events HTTP/1.1\r\nHost: {uri.Authority}\r\nAccept: text/event-stream\r\n\r\n"));
+            return new SseConnection(socket);
+        }
+
+        /// <summary>Reads until <paramref name="text"/> arrives (true) or the server ends the stream (false).</summary>
+        public async Task<bool> WaitFor(string text)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            while (true)
+            {
+                var read = await _socket.ReceiveAsync(_buffer, timeout.Token);
+                if (read == 0)
+                    return false;
+                var seen = _tail + Encoding.ASCII.GetString(_buffer, 0, read);
+                if (seen.Contains(text, StringComparison.Ordinal))
+                    return true;
+                _tail = seen.Length > text.Length ? seen[^text.Length..] : seen;
+            }
+        }
+
+        public void Dispose() => _socket.Dispose();
+    }
+}
