@@ -9,6 +9,8 @@ namespace EventSourced.Benchmark;
 /// <summary>
 /// Scenario 6: many SSE clients at once. For each N, on a fresh service process:
 /// hold: N idle streams on jobs nobody runs (server memory per idle connection);
+/// steady (N = 1,000): with those streams held, short jobs at a sustainable rate, each followed to
+///       "completed" (POST to completed latency when the service is not saturated);
 /// run:  N clients each POST a short job and follow it to "completed", all at once (POST to completed
 ///       latency, the most streams open at once, server memory at the end).
 /// </summary>
@@ -17,6 +19,9 @@ public static class SseScenarios
     // Each process may open at most 20,000 files in this sandbox (ulimit -Hn), the server's sockets
     // included, so the largest run stays under it.
     private static readonly int[] Clients = [1_000, 10_000, 19_000];
+
+    // Well under what two cores sustain (about 1,000 short jobs/s, each four appends and a claim).
+    private const int SteadyJobsPerSecond = 200;
 
     public static async Task Run(BenchSettings settings)
     {
@@ -38,13 +43,19 @@ public static class SseScenarios
             var holding = Report.RssMb(api.Pid);
             Report.Result($"sse-hold-{n}", ("connections", streams.Count(s => s.Connected)), ("rss_mb", holding),
                 ("kb_per_idle_connection", (holding - baseline) * 1024 / n));
+            if (n == Clients[0])
+            {
+                var steady = await RunAtRate(api, http, SteadyJobsPerSecond, settings.Duration);
+                Report.Result($"sse-steady-{n}", ("jobs_per_s", SteadyJobsPerSecond), ("p50_ms", steady.Percentile(50)),
+                    ("p99_ms", steady.Percentile(99)), ("completed", steady.Count), ("held_connections", n));
+            }
             foreach (var stream in streams)
                 stream.Dispose();
             await Task.Delay(2000);
 
             var (latencies, peak) = await RunShortJobs(api, http, n);
             Report.Result($"sse-{n}", ("p50_ms", latencies.Percentile(50)), ("p99_ms", latencies.Percentile(99)),
-                ("completed", latencies.Count), ("peak_connections", peak), ("rss_mb", Report.RssMb(api.Pid)));
+                ("completed", latencies.Count), ("peak_clients_in_flight", peak), ("rss_mb", Report.RssMb(api.Pid)));
         }
     }
 
@@ -99,6 +110,31 @@ public static class SseScenarios
         return [.. streams];
     }
 
+    /// <summary>
+    /// Jobs at a rate the box sustains, each followed over SSE by a client of its own, while the held
+    /// streams stay open: the latency a client sees when the service is not saturated.
+    /// </summary>
+    private static async Task<Latencies> RunAtRate(ApiServer api, HttpClient http, int jobsPerSecond, TimeSpan duration)
+    {
+        var latencies = new Latencies();
+        var clients = new List<Task>();
+        using var tick = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / jobsPerSecond));
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < duration && await tick.WaitForNextTickAsync())
+            clients.Add(Task.Run(() => FollowShortJob(api, http, latencies)));
+        await Task.WhenAll(clients);
+        return latencies;
+    }
+
+    private static async Task FollowShortJob(ApiServer api, HttpClient http, Latencies latencies)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var id = await Post(http, "transcode", """{"fileId":"sse","steps":1,"stepMs":0}""");
+        using var stream = await SseConnection.Open(api.Url, id);
+        if (await stream.WaitFor("event: completed"))
+            latencies.Add(Stopwatch.GetElapsedTime(started));
+    }
+
     /// <summary>N clients at once, each: POST a short job, follow its stream until "completed".</summary>
     private static async Task<(Latencies, int Peak)> RunShortJobs(ApiServer api, HttpClient http, int n)
     {
@@ -106,13 +142,8 @@ public static class SseScenarios
         int open = 0, peak = 0;
         await Task.WhenAll(Enumerable.Range(0, n).Select(_ => Task.Run(async () =>
         {
-            var started = Stopwatch.GetTimestamp();
-            var id = await Post(http, "transcode", """{"fileId":"sse","steps":1,"stepMs":0}""");
-            using var stream = await SseConnection.Open(api.Url, id);
-            var now = Interlocked.Increment(ref open);
-            InterlockedMax(ref peak, now);
-            if (await stream.WaitFor("event: completed"))
-                latencies.Add(Stopwatch.GetElapsedTime(started));
+            InterlockedMax(ref peak, Interlocked.Increment(ref open));
+            await FollowShortJob(api, http, latencies);
             Interlocked.Decrement(ref open);
         })));
         return (latencies, peak);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EventSourced.Api.DeadLetters;
 using EventSourced.Api.Execution;
+using EventSourced.Api.Http;
 using EventSourced.Api.Jobs.Cancel;
 using EventSourced.Api.Jobs.Events;
 using EventSourced.Api.Jobs.History;
@@ -45,6 +46,7 @@ public static class JobsModule
         services.Configure<JobsOptions>(configuration.GetSection("Jobs"));
 
         services.Configure<SseOptions>(configuration.GetSection("Sse"));
+        services.AddSingleton<SseKeepAlive>();
         services.Configure<RunnerOptions>(configuration.GetSection("Runner"));
         services.AddHostedService<JobRunner>();
         // The host waits for the runner's drain, and for it to hand back what did not finish.

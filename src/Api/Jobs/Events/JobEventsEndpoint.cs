@@ -13,15 +13,6 @@ using static EventSourced.Domain.Jobs.JobEvent;
 
 namespace EventSourced.Api.Jobs.Events;
 
-public sealed class SseOptions
-{
-    /// <summary>How often an idle stream sends a ": keepalive" comment.</summary>
-    public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(15);
-
-    /// <summary>How long a client waits before reconnecting (the "retry:" field).</summary>
-    public TimeSpan Retry { get; set; } = TimeSpan.FromSeconds(3);
-}
-
 /// <summary>The data of one SSE event: where the job stands after it, and the event's own fields.</summary>
 public sealed record JobEventData(
     Guid JobId,
@@ -43,6 +34,11 @@ public sealed record JobEventData(
     string? Reason = null,
     DateTimeOffset? RetryAt = null);
 
+/// <summary>The event data's JSON, generated at build time: no reflection per event.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(JobEventData))]
+internal sealed partial class JobEventJson : JsonSerializerContext;
+
 /// <summary>
 /// GET /jobs/{id}/events: the job's events as Server-Sent Events. Each event's id is its global
 /// sequence number. On connect it replays what came after Last-Event-ID (or the lastEventId query
@@ -52,11 +48,6 @@ public sealed record JobEventData(
 /// </summary>
 public static class JobEventsEndpoint
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     private static readonly TimeSpan DatabaseRetry = TimeSpan.FromSeconds(1);
 
     public static void MapJobEvents(this IEndpointRouteBuilder app) =>
@@ -64,7 +55,7 @@ public static class JobEventsEndpoint
 
     private static async Task<IResult> Stream(
         Guid id, Tenant tenant, HttpContext http, JobQueries queries, PostgresEventStore store, StreamWatchers watchers,
-        IOptions<SseOptions> options, IHostApplicationLifetime lifetime, ILogger<SseOptions> logger)
+        SseKeepAlive keepAlive, IOptions<SseOptions> options, IHostApplicationLifetime lifetime, ILogger<SseOptions> logger)
     {
         if (!TryLastEventId(http.Request, out var lastEventId))
         {
@@ -82,7 +73,7 @@ public static class JobEventsEndpoint
         var ct = stop.Token;
         // Watch before the first read, so an append between the read and the wait still wakes us.
         using var watch = watchers.Watch(id);
-        var sse = new SseWriter(http.Response, Json);
+        var sse = new SseWriter(http.Response);
         try
         {
             await sse.Start(options.Value.Retry, ct);
@@ -97,14 +88,16 @@ public static class JobEventsEndpoint
                     version = e.Version;
                     if (e.Seq <= sent)
                         continue;
-                    sse.Event(e.Seq, EventName((JobEvent)e.Data, state), Data(e, state));
+                    sse.Event(e.Seq, EventName((JobEvent)e.Data, state), Data(e, state), JobEventJson.Default.JobEventData);
                     sent = e.Seq;
                 }
                 await sse.Flush(ct);
                 if (state!.IsFinished)
                     break;
-                while (!await watch.WaitForAppend(options.Value.KeepAlive, ct))
+                var appended = watch.WaitForAppend(Timeout.InfiniteTimeSpan, ct);
+                while (await Task.WhenAny(appended, keepAlive.NextTick) != appended)
                     await sse.Comment("keepalive", ct);
+                await appended;
                 events = await ReadAfter(version);
             }
         }
