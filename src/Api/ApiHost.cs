@@ -3,6 +3,8 @@ using EventSourced.Api.Database;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Health;
 using EventSourced.Api.Jobs;
+using EventSourced.Api.Operations;
+using EventSourced.Projections;
 
 namespace EventSourced.Api;
 
@@ -11,13 +13,15 @@ public static class ApiHost
 {
     public static async Task<int> Run(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
+        // "rebuild [name...]" is an operator's command, not a server: its names are not settings.
+        var rebuild = args is ["rebuild", ..];
         try
         {
-            var builder = WebApplication.CreateBuilder(args);
+            var builder = WebApplication.CreateBuilder(rebuild ? [.. args.Skip(1).Where(a => a.StartsWith("--", StringComparison.Ordinal))] : args);
             builder.Services.AddProblemDetails();
             builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
             builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);
-            builder.Services.AddEventStore(JobsModule.EventTypes());
+            builder.Services.AddEventStore(JobReadModels.EventTypes());
             builder.Services.AddJobs(builder.Configuration);
             configure?.Invoke(builder);
 
@@ -28,6 +32,8 @@ public static class ApiHost
             app.MapJobs();
 
             await app.Services.GetRequiredService<DatabaseStartup>().StartAsync(default);
+            if (rebuild)
+                return await RebuildCommand.Run(app.Services, [.. args.Skip(1).Where(a => !a.StartsWith("--", StringComparison.Ordinal))], Console.Out);
             await app.RunAsync();
             return 0;
         }

@@ -72,7 +72,7 @@ public sealed class SseTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRun
 
         // Another process: its own data source and store, reaching this one only through PostgreSQL.
         await using var otherProcess = PostgresDataSource.Create(api.Database.ConnectionString);
-        var store = new PostgresEventStore(otherProcess, JobsModule.EventTypes(), JobReadModels.Projections());
+        var store = new PostgresEventStore(otherProcess, JobReadModels.EventTypes(), JobReadModels.Projections());
         var commands = new JobCommands(store, TimeProvider.System);
         await commands.Execute(id, new StartJob("node-b"), EventMetadata.None);
         Assert.Equal("processing", (await stream.Next())!.Event);

@@ -41,7 +41,20 @@ public sealed class ApiProcess : IAsyncDisposable
     public static ApiProcess Start(IDictionary<string, string?> settings, int? port = null, Host host = Host.Service)
     {
         port ??= FreePort();
-        var info = new ProcessStartInfo("dotnet", [Dll(host), "--urls", $"http://127.0.0.1:{port}"])
+        return Start(settings, port.Value, host, ["--urls", $"http://127.0.0.1:{port}"]);
+    }
+
+    /// <summary>Runs one of the service's commands (rebuild, say) to its end: its exit code and what it printed.</summary>
+    public static async Task<(int ExitCode, string Output)> RunCommand(IDictionary<string, string?> settings, params string[] command)
+    {
+        await using var process = Start(settings, 0, Host.Service, command);
+        var exitCode = await process.WaitForExit(TimeSpan.FromMinutes(2));
+        return (exitCode, process.Output);
+    }
+
+    private static ApiProcess Start(IDictionary<string, string?> settings, int port, Host host, string[] arguments)
+    {
+        var info = new ProcessStartInfo("dotnet", [Dll(host), .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -53,7 +66,7 @@ public sealed class ApiProcess : IAsyncDisposable
             info.Environment[key] = value;
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var api = new ApiProcess(process, port.Value);
+        var api = new ApiProcess(process, port);
         process.OutputDataReceived += (_, e) => api.Append(e.Data);
         process.ErrorDataReceived += (_, e) => api.Append(e.Data);
         process.Start();

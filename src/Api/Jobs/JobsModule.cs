@@ -11,8 +11,6 @@ using EventSourced.Api.Jobs.Status;
 using EventSourced.Api.Jobs.Submit;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Workers;
-using EventSourced.Domain.Jobs;
-using EventSourced.EventStore;
 using EventSourced.Projections;
 using EventSourced.Projections.Jobs;
 using FluentValidation;
@@ -21,15 +19,6 @@ namespace EventSourced.Api.Jobs;
 
 public static class JobsModule
 {
-    /// <summary>The job events under their stable names.</summary>
-    public static EventTypes EventTypes()
-    {
-        var types = new EventTypes();
-        foreach (var (name, type) in JobEvent.TypeNames)
-            types.Register(name, type);
-        return types;
-    }
-
     public static IServiceCollection AddJobs(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton(TimeProvider.System);

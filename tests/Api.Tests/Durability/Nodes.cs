@@ -1,6 +1,6 @@
-using EventSourced.Api.Jobs;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
+using EventSourced.Projections;
 using EventSourced.TestSupport;
 using Npgsql;
 
@@ -36,7 +36,7 @@ public static class Nodes
     public static async Task<List<JobEvent>> History(string connectionString, Guid jobId)
     {
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
-        var store = new PostgresEventStore(dataSource, JobsModule.EventTypes(), []);
+        var store = new PostgresEventStore(dataSource, JobReadModels.EventTypes(), []);
         return [.. (await store.ReadStream(jobId)).Select(e => (JobEvent)e.Data)];
     }
 
