@@ -7,3 +7,5 @@ if (settings.Runs("submit") || settings.Runs("status"))
     await HttpScenarios.Run(settings);
 if (settings.Runs("sse"))
     await SseScenarios.Run(settings);
+if (settings.Runs("rebuild"))
+    await RebuildScenario.Run(settings);
