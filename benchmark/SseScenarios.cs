@@ -45,9 +45,9 @@ public static class SseScenarios
                 ("kb_per_idle_connection", (holding - baseline) * 1024 / n));
             if (n == Clients[0])
             {
-                var steady = await RunAtRate(api, http, SteadyJobsPerSecond, settings.Duration);
+                var (started, steady) = await RunAtRate(api, http, SteadyJobsPerSecond, settings.Duration);
                 Report.Result($"sse-steady-{n}", ("jobs_per_s", SteadyJobsPerSecond), ("p50_ms", steady.Percentile(50)),
-                    ("p99_ms", steady.Percentile(99)), ("completed", steady.Count), ("held_connections", n));
+                    ("p99_ms", steady.Percentile(99)), ("started", started), ("completed", steady.Count), ("held_connections", n));
             }
             foreach (var stream in streams)
                 stream.Dispose();
@@ -114,7 +114,7 @@ public static class SseScenarios
     /// Jobs at a rate the box sustains, each followed over SSE by a client of its own, while the held
     /// streams stay open: the latency a client sees when the service is not saturated.
     /// </summary>
-    private static async Task<Latencies> RunAtRate(ApiServer api, HttpClient http, int jobsPerSecond, TimeSpan duration)
+    private static async Task<(int Started, Latencies Latencies)> RunAtRate(ApiServer api, HttpClient http, int jobsPerSecond, TimeSpan duration)
     {
         var latencies = new Latencies();
         var clients = new List<Task>();
@@ -123,7 +123,7 @@ public static class SseScenarios
         while (clock.Elapsed < duration && await tick.WaitForNextTickAsync())
             clients.Add(Task.Run(() => FollowShortJob(api, http, latencies)));
         await Task.WhenAll(clients);
-        return latencies;
+        return (clients.Count, latencies);
     }
 
     private static async Task FollowShortJob(ApiServer api, HttpClient http, Latencies latencies)

@@ -79,10 +79,10 @@ public static class JobEventsEndpoint
             await sse.Start(options.Value.Retry, ct);
             Job? state = null;
             long version = 0, sent = lastEventId;
-            var events = await ReadAfter(0);
             while (true)
             {
-                foreach (var e in events)
+                // Not kept in a variable: an idle stream holds no events while it waits.
+                foreach (var e in await ReadAfter(version))
                 {
                     state = Job.Evolve(state, (JobEvent)e.Data);
                     version = e.Version;
@@ -98,7 +98,6 @@ public static class JobEventsEndpoint
                 while (await Task.WhenAny(appended, keepAlive.NextTick) != appended)
                     await sse.Comment("keepalive", ct);
                 await appended;
-                events = await ReadAfter(version);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
