@@ -15,9 +15,10 @@ public static class ApiHost
     {
         // "rebuild [name...]" is an operator's command, not a server: its names are not settings.
         var rebuild = args is ["rebuild", ..];
+        var settings = rebuild ? args[1..].Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToArray() : args;
         try
         {
-            var builder = WebApplication.CreateBuilder(rebuild ? [.. args.Skip(1).Where(a => a.StartsWith("--", StringComparison.Ordinal))] : args);
+            var builder = WebApplication.CreateBuilder(settings);
             builder.Services.AddProblemDetails();
             builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
             builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);
@@ -33,7 +34,7 @@ public static class ApiHost
 
             await app.Services.GetRequiredService<DatabaseStartup>().StartAsync(default);
             if (rebuild)
-                return await RebuildCommand.Run(app.Services, [.. args.Skip(1).Where(a => !a.StartsWith("--", StringComparison.Ordinal))], Console.Out);
+                return await RebuildCommand.Run(app.Services, [.. args[1..].Except(settings)], Console.Out);
             await app.RunAsync();
             return 0;
         }
