@@ -12,7 +12,8 @@ public sealed class JobDeciderTests
     private static readonly Guid Id = Guid.NewGuid();
     private static readonly JsonElement Input = JsonDocument.Parse("""{"fileId":"f-1"}""").RootElement;
 
-    private static readonly JobSubmitted Submitted = new(Id, "transcode", Input, null, "order-42", "fp", "key-1", MaxAttempts: 3, TimeoutSeconds: 60, Now);
+    private static readonly Backoff Backoff = new(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+    private static readonly JobSubmitted Submitted = new(Id, "transcode", Input, null, "order-42", "fp", "key-1", MaxAttempts: 3, TimeoutSeconds: 60, Backoff, Now);
     private static JobStarted Started(int attempt = 1) => new(Id, attempt, "node-a", Now);
     private static JobProgressed Progressed(int percent) => new(Id, 1, percent, null, Now);
     private static readonly JobCompleted Completed = new(Id, JsonDocument.Parse("{}").RootElement, "application/json", Now);
@@ -20,7 +21,6 @@ public sealed class JobDeciderTests
     private static readonly JobCancellationRequested CancelRequested = new(Id, null, Now);
     private static readonly JobCancelled Cancelled = new(Id, Now);
 
-    private static readonly Backoff Backoff = new(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
     private static JobAttemptFailed AttemptFailed(int attempt) => new(Id, attempt, "boom", "It broke.", Now.AddSeconds(1), Now);
 
     private static IReadOnlyList<JobEvent> Given(JobCommand when, params JobEvent[] given) => JobDecider.Decide(when, Job.Fold(given), Now);
@@ -31,7 +31,7 @@ public sealed class JobDeciderTests
     [Fact]
     public void Submitting_a_new_job_records_everything_needed_to_recognise_a_retry()
     {
-        var events = Given(new SubmitJob(Id, "transcode", Input, "https://client.example/hook", "order-42", "fp", "key-1", 5, 30));
+        var events = Given(new SubmitJob(Id, "transcode", Input, "https://client.example/hook", "order-42", "fp", "key-1", 5, 30, Backoff));
         var submitted = Assert.IsType<JobSubmitted>(Assert.Single(events));
         Assert.Equal(("fp", "key-1", "order-42", 5, 30, Now), (submitted.Fingerprint, submitted.IdempotencyKey, submitted.CorrelationId, submitted.MaxAttempts, submitted.TimeoutSeconds, submitted.At));
     }
@@ -39,7 +39,7 @@ public sealed class JobDeciderTests
     [Fact]
     public void Submitting_a_job_that_exists_is_refused()
     {
-        Assert.Equal("job_exists", Refused(new SubmitJob(Id, "transcode", Input, null, null, "fp", "key-1", 3, 60), Submitted).Code);
+        Assert.Equal("job_exists", Refused(new SubmitJob(Id, "transcode", Input, null, null, "fp", "key-1", 3, 60, Backoff), Submitted).Code);
     }
 
     [Fact]
@@ -110,9 +110,9 @@ public sealed class JobDeciderTests
     public void Only_a_running_job_can_complete_or_fail()
     {
         Assert.IsType<JobCompleted>(Assert.Single(Given(new CompleteJob(1, Input, "application/json"), Submitted, Started())));
-        Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(1, "boom", "It broke.", Backoff, 0.5, Retryable: false), Submitted, Started())));
+        Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(1, "boom", "It broke.", 0.5, Retryable: false), Submitted, Started())));
         Assert.Equal("job_not_processing", Refused(new CompleteJob(1, Input, "application/json"), Submitted).Code);
-        Assert.Equal("job_already_finished", Refused(new FailAttempt(1, "boom", "again", Backoff, 0.5), Submitted, Started(), Failed).Code);
+        Assert.Equal("job_already_finished", Refused(new FailAttempt(1, "boom", "again", 0.5), Submitted, Started(), Failed).Code);
     }
 
     [Fact]
@@ -161,10 +161,10 @@ public sealed class JobDeciderTests
     [Fact]
     public void Folding_the_events_gives_status_attempt_and_progress()
     {
-        Assert.Equal(new Job(Id, "transcode", JobStatus.Queued, 0, 0, false, 3, 0), Job.Fold([Submitted]));
-        Assert.Equal(new Job(Id, "transcode", JobStatus.Processing, 1, 60, false, 3, 0), Job.Fold([Submitted, Started(), Progressed(60)]));
-        Assert.Equal(new Job(Id, "transcode", JobStatus.Completed, 1, 100, false, 3, 0), Job.Fold([Submitted, Started(), Progressed(60), Completed]));
-        Assert.Equal(new Job(Id, "transcode", JobStatus.Cancelled, 0, 0, true, 3, 0), Job.Fold([Submitted, CancelRequested, Cancelled]));
+        Assert.Equal(new Job(Id, "transcode", JobStatus.Queued, 0, 0, false, 3, 0, Backoff, 3), Job.Fold([Submitted]));
+        Assert.Equal(new Job(Id, "transcode", JobStatus.Processing, 1, 60, false, 3, 0, Backoff, 3), Job.Fold([Submitted, Started(), Progressed(60)]));
+        Assert.Equal(new Job(Id, "transcode", JobStatus.Completed, 1, 100, false, 3, 0, Backoff, 3), Job.Fold([Submitted, Started(), Progressed(60), Completed]));
+        Assert.Equal(new Job(Id, "transcode", JobStatus.Cancelled, 0, 0, true, 3, 0, Backoff, 3), Job.Fold([Submitted, CancelRequested, Cancelled]));
         Assert.Null(Job.Fold([]));
     }
 
@@ -177,11 +177,11 @@ public sealed class JobDeciderTests
     [Fact]
     public void A_failed_attempt_is_retried_after_a_jittered_delay_while_attempts_remain()
     {
-        var failed = Assert.IsType<JobAttemptFailed>(Assert.Single(Given(new FailAttempt(1, "timeout", "Took too long.", Backoff, 0.25), Submitted, Started())));
+        var failed = Assert.IsType<JobAttemptFailed>(Assert.Single(Given(new FailAttempt(1, "timeout", "Took too long.", 0.25), Submitted, Started())));
         Assert.Equal((1, "timeout", Now.AddSeconds(0.25)), (failed.Attempt, failed.ErrorCode, failed.RetryAt));
 
         var second = Assert.IsType<JobAttemptFailed>(Assert.Single(
-            Given(new FailAttempt(2, "timeout", "Again.", Backoff, 0.25), Submitted, Started(1), AttemptFailed(1), Started(2))));
+            Given(new FailAttempt(2, "timeout", "Again.", 0.25), Submitted, Started(1), AttemptFailed(1), Started(2))));
         Assert.Equal(Now.AddSeconds(0.5), second.RetryAt);
 
         var job = Job.Fold([Submitted, Started(1), AttemptFailed(1)])!;
@@ -191,7 +191,7 @@ public sealed class JobDeciderTests
     [Fact]
     public void The_last_attempt_failing_fails_the_job_for_good()
     {
-        var failed = Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(3, "boom", "Third time.", Backoff, 0.5),
+        var failed = Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(3, "boom", "Third time.", 0.5),
             Submitted, Started(1), AttemptFailed(1), Started(2), AttemptFailed(2), Started(3))));
         Assert.Equal((3, "boom"), (failed.Attempt, failed.ErrorCode));
     }
@@ -199,7 +199,7 @@ public sealed class JobDeciderTests
     [Fact]
     public void An_error_that_is_not_retryable_fails_the_job_at_once()
     {
-        Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(1, "bad_input", "No such file.", Backoff, 0.5, Retryable: false), Submitted, Started())));
+        Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(1, "bad_input", "No such file.", 0.5, Retryable: false), Submitted, Started())));
     }
 
     [Fact]
@@ -208,7 +208,7 @@ public sealed class JobDeciderTests
         var given = new JobEvent[] { Submitted, Started(1), AttemptFailed(1), Started(2) };
         Assert.Equal("attempt_superseded", Refused(new ReportProgress(1, 50, null), given).Code);
         Assert.Equal("attempt_superseded", Refused(new CompleteJob(1, Input, "application/json"), given).Code);
-        Assert.Equal("attempt_superseded", Refused(new FailAttempt(1, "x", "y", Backoff, 0), Submitted, Started(1), AttemptFailed(1)).Code);
+        Assert.Equal("attempt_superseded", Refused(new FailAttempt(1, "x", "y", 0), Submitted, Started(1), AttemptFailed(1)).Code);
         Assert.Single(Given(new ReportProgress(2, 50, null), given));
     }
 
@@ -222,9 +222,20 @@ public sealed class JobDeciderTests
     }
 
     [Fact]
+    public void A_hand_back_does_not_use_up_an_attempt()
+    {
+        var released = new JobReleased(Id, 2, "node shutting down", Now);
+        // Three attempts allowed; the second was handed back, so the fourth is the last, and its failure ends the job.
+        var history = new JobEvent[] { Submitted, Started(1), AttemptFailed(1), Started(2), released, Started(3), AttemptFailed(3), Started(4) };
+        Assert.Equal((4, 4), (Job.Fold(history)!.Attempt, Job.Fold(history)!.MaxAttempts));
+        Assert.IsType<JobAttemptFailed>(Assert.Single(Given(new FailAttempt(3, "boom", "again", 0.5), history[..^2])));
+        Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(4, "boom", "again", 0.5), history)));
+    }
+
+    [Fact]
     public void A_failure_or_hand_back_while_cancellation_is_pending_cancels_the_job()
     {
-        Assert.IsType<JobCancelled>(Assert.Single(Given(new FailAttempt(1, "x", "y", Backoff, 0), Submitted, Started(), CancelRequested)));
+        Assert.IsType<JobCancelled>(Assert.Single(Given(new FailAttempt(1, "x", "y", 0), Submitted, Started(), CancelRequested)));
         Assert.IsType<JobCancelled>(Assert.Single(Given(new ReleaseJob(1, "shutdown"), Submitted, Started(), CancelRequested)));
     }
 
@@ -241,8 +252,11 @@ public sealed class JobDeciderTests
         var failedForGood = new JobEvent[] { Submitted, Started(1), AttemptFailed(1), Started(2), AttemptFailed(2), Started(3), Failed };
         var redriven = Assert.IsType<JobRedriven>(Assert.Single(Given(new RedriveJob("fixed the codec"), failedForGood)));
         var job = Job.Fold([.. failedForGood, redriven])!;
-        Assert.Equal((JobStatus.Queued, 0, 3), (job.Status, job.Failures, job.Attempt));
+        // The attempt number keeps counting, as the history does; the limit moves three attempts on.
+        Assert.Equal((JobStatus.Queued, 0, 3, 6), (job.Status, job.Failures, job.Attempt, job.MaxAttempts));
         Assert.Equal(4, Assert.IsType<JobStarted>(Assert.Single(Given(new StartJob("node-a"), [.. failedForGood, redriven]))).Attempt);
+        JobEvent[] fourth = [.. failedForGood, redriven, Started(4)];
+        Assert.IsType<JobAttemptFailed>(Assert.Single(Given(new FailAttempt(4, "boom", "again", 0.5), fourth)));
 
         Assert.Equal("job_not_failed", Refused(new RedriveJob(null), Submitted, Started()).Code);
         Assert.Equal("job_not_failed", Refused(new RedriveJob(null), Submitted, Started(), Completed).Code);

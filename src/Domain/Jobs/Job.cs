@@ -12,6 +12,15 @@ public enum JobStatus
 }
 
 /// <summary>What decisions about a job need to know, folded from its events.</summary>
+/// <param name="Attempt">The number of the current or last attempt, counting every start in the job's life (as its history does).</param>
+/// <param name="MaxAttempts">
+/// The number of the last attempt the job may make before a failure ends it for good. It starts at the
+/// policy's attempts, grows by one when an attempt is handed back (a release is not a failure), and a
+/// redrive grants a fresh set after the attempts made so far, so <paramref name="Attempt"/> never passes it.
+/// </param>
+/// <param name="Failures">Failed attempts since the job was submitted or last redriven: the backoff grows with them.</param>
+/// <param name="Backoff">The retry delays in force when the job was submitted.</param>
+/// <param name="AttemptsPerRound">The attempts the job was submitted with, which a redrive grants again.</param>
 public sealed record Job(
     Guid Id,
     string Type,
@@ -20,22 +29,25 @@ public sealed record Job(
     int Progress,
     bool CancellationRequested,
     int MaxAttempts,
-    int Failures)
+    int Failures,
+    Backoff Backoff,
+    int AttemptsPerRound)
 {
     public bool IsFinished => Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
 
     /// <summary>The state after <paramref name="e"/>; null before the job was submitted.</summary>
     public static Job Evolve(Job? state, JobEvent e) => (state, e) switch
     {
-        (null, JobSubmitted s) => new Job(s.JobId, s.Type, JobStatus.Queued, Attempt: 0, Progress: 0, CancellationRequested: false, s.MaxAttempts, Failures: 0),
+        (null, JobSubmitted s) => new Job(
+            s.JobId, s.Type, JobStatus.Queued, Attempt: 0, Progress: 0, CancellationRequested: false, s.MaxAttempts, Failures: 0, s.Backoff, s.MaxAttempts),
         (null, _) => throw new InvalidOperationException($"A job's stream must start with {nameof(JobSubmitted)}, not {e.GetType().Name}."),
         (_, JobStarted s) => state with { Status = JobStatus.Processing, Attempt = s.Attempt, Progress = 0 },
         (_, JobProgressed p) => state with { Progress = p.Percent },
         (_, JobCompleted) => state with { Status = JobStatus.Completed, Progress = 100 },
         (_, JobAttemptFailed) => state with { Status = JobStatus.Queued, Progress = 0, Failures = state.Failures + 1 },
         (_, JobFailed) => state with { Status = JobStatus.Failed, Failures = state.Failures + 1 },
-        (_, JobReleased) => state with { Status = JobStatus.Queued, Progress = 0 },
-        (_, JobRedriven) => state with { Status = JobStatus.Queued, Progress = 0, Failures = 0 },
+        (_, JobReleased) => state with { Status = JobStatus.Queued, Progress = 0, MaxAttempts = state.MaxAttempts + 1 },
+        (_, JobRedriven) => state with { Status = JobStatus.Queued, Progress = 0, Failures = 0, MaxAttempts = state.Attempt + state.AttemptsPerRound },
         (_, JobCancellationRequested) => state with { CancellationRequested = true },
         (_, JobCancelled) => state with { Status = JobStatus.Cancelled },
         _ => state,

@@ -18,7 +18,8 @@ public abstract record JobCommand
         string Fingerprint,
         string IdempotencyKey,
         int MaxAttempts,
-        int TimeoutSeconds) : JobCommand;
+        int TimeoutSeconds,
+        Backoff Backoff) : JobCommand;
 
     public sealed record StartJob(string Worker) : JobCommand;
 
@@ -27,11 +28,11 @@ public abstract record JobCommand
     public sealed record CompleteJob(int Attempt, JsonElement Result, string ResultContentType) : JobCommand, IFromHolder;
 
     /// <summary>
-    /// The attempt failed. Another is scheduled after a delay drawn by <paramref name="Backoff"/> with
+    /// The attempt failed. Another is scheduled after a delay drawn from the job's backoff with
     /// <paramref name="Jitter"/> (a random number from 0 to 1, drawn by the caller), unless the attempts
     /// are used up or the error is not <paramref name="Retryable"/>.
     /// </summary>
-    public sealed record FailAttempt(int Attempt, string ErrorCode, string ErrorMessage, Backoff Backoff, double Jitter, bool Retryable = true)
+    public sealed record FailAttempt(int Attempt, string ErrorCode, string ErrorMessage, double Jitter, bool Retryable = true)
         : JobCommand, IFromHolder;
 
     /// <summary>Its runner gives the job back unfinished, to be run again at once.</summary>

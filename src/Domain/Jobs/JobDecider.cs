@@ -9,7 +9,7 @@ public static class JobDecider
     public static IReadOnlyList<JobEvent> Decide(JobCommand command, Job? state, DateTimeOffset now) => (command, state) switch
     {
         (SubmitJob c, null) => [new JobSubmitted(
-            c.JobId, c.Type, c.Input, c.CallbackUrl, c.CorrelationId, c.Fingerprint, c.IdempotencyKey, c.MaxAttempts, c.TimeoutSeconds, now)],
+            c.JobId, c.Type, c.Input, c.CallbackUrl, c.CorrelationId, c.Fingerprint, c.IdempotencyKey, c.MaxAttempts, c.TimeoutSeconds, c.Backoff, now)],
         (SubmitJob c, _) => throw new JobRuleViolation(ViolationKind.Conflict, "job_exists", $"Job {c.JobId} was already submitted."),
         (_, null) => throw new JobRuleViolation(ViolationKind.NotFound, "job_not_found", "There is no such job."),
 
@@ -30,10 +30,10 @@ public static class JobDecider
 
         // A failure or a hand-back while a cancellation is pending ends the job as the client asked.
         (FailAttempt or ReleaseJob, { CancellationRequested: true } job) => [new JobCancelled(job.Id, now)],
-        (FailAttempt c, var job) when !c.Retryable || job.Failures + 1 >= job.MaxAttempts =>
+        (FailAttempt c, var job) when !c.Retryable || job.Attempt >= job.MaxAttempts =>
             [new JobFailed(job.Id, job.Attempt, c.ErrorCode, c.ErrorMessage, now)],
         (FailAttempt c, var job) =>
-            [new JobAttemptFailed(job.Id, job.Attempt, c.ErrorCode, c.ErrorMessage, now + c.Backoff.Delay(job.Failures + 1, c.Jitter), now)],
+            [new JobAttemptFailed(job.Id, job.Attempt, c.ErrorCode, c.ErrorMessage, now + job.Backoff.Delay(job.Failures + 1, c.Jitter), now)],
         (ReleaseJob c, var job) => [new JobReleased(job.Id, job.Attempt, c.Reason, now)],
 
         (ConfirmCancellation, { CancellationRequested: true } job) => [new JobCancelled(job.Id, now)],

@@ -19,8 +19,8 @@ public abstract record JobEvent
 
     /// <summary>
     /// A client asked for the work. Keeps what it takes to recognise a retry of the same request,
-    /// and the retry policy in force when it was submitted, so a later change of settings does not
-    /// rewrite the rules for jobs already accepted.
+    /// and the retry policy in force when it was submitted (attempts, time-out, backoff), so a later
+    /// change of settings does not rewrite the rules for jobs already accepted.
     /// </summary>
     public sealed record JobSubmitted(
         Guid JobId,
@@ -32,6 +32,7 @@ public abstract record JobEvent
         string IdempotencyKey,
         int MaxAttempts,
         int TimeoutSeconds,
+        Backoff Backoff,
         DateTimeOffset At) : JobEvent;
 
     /// <summary>A runner took the job; attempts count from 1.</summary>
