@@ -12,8 +12,7 @@ namespace EventSourced.EventStore;
 public sealed class Batcher<TRequest, TResult>(
     Func<IReadOnlyList<TRequest>, Task<IReadOnlyList<TResult>>> run,
     int maxBatch,
-    Func<TRequest, object>? exclusiveKey = null,
-    bool retryAloneOnFailure = false)
+    Func<TRequest, object>? exclusiveKey = null)
 {
     private readonly ConcurrentQueue<Pending> _queue = new();
     // Requests put back for a later batch (their key was already in this one); only the worker touches it.
@@ -21,10 +20,8 @@ public sealed class Batcher<TRequest, TResult>(
     private int _working;
 
     /// <summary>
-    /// Runs <paramref name="request"/> in the next batch. Requests with the same
-    /// <c>exclusiveKey</c> never share a batch and run in the order they came. With
-    /// <c>retryAloneOnFailure</c>, a batch that fails as a whole is run again request by request,
-    /// so one bad request cannot fail its neighbours.
+    /// Runs <paramref name="request"/> in the next batch. Requests with the same <c>exclusiveKey</c>
+    /// never share a batch and run in the order they came. A batch that throws fails all its requests.
     /// </summary>
     public Task<TResult> Run(TRequest request, CancellationToken ct = default)
     {
@@ -79,11 +76,6 @@ public sealed class Batcher<TRequest, TResult>(
             var results = await run([.. batch.Select(p => p.Request)]);
             for (var i = 0; i < batch.Count; i++)
                 batch[i].Completion.TrySetResult(results[i]);
-        }
-        catch (Exception) when (retryAloneOnFailure && batch.Count > 1)
-        {
-            foreach (var pending in batch)
-                await RunBatch([pending]);
         }
         catch (Exception e)
         {

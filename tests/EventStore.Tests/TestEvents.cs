@@ -1,27 +1,42 @@
 using EventSourced.TestSupport;
+using Marten;
 
 namespace EventSourced.EventStore.Tests;
 
 public sealed record ThingHappened(string What);
-public sealed record ThingCounted(int Count);
 
-/// <summary>A test database with the event store's schema and a store over two test event types.</summary>
+/// <summary>The stream type of the test streams.</summary>
+public sealed class Thing;
+
+/// <summary>A test database with a Marten store configured as the service configures it, over one test event type.</summary>
 public sealed class StoreDatabase : TestDatabase
 {
-    public static EventTypes Types { get; } = new EventTypes()
-        .Register("thing.happened", typeof(ThingHappened))
-        .Register("thing.counted", typeof(ThingCounted));
-
-    public PostgresEventStore Store { get; private set; } = null!;
+    public DocumentStore Store { get; private set; } = null!;
 
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        await Migrate(SchemaModule.EventStore);
         Store = CreateStore();
+        await Store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
     }
 
-    public PostgresEventStore CreateStore(params IProjection[] projections) => new(DataSource, Types, projections);
+    public override async Task DisposeAsync()
+    {
+        Store.Dispose();
+        await base.DisposeAsync();
+    }
 
-    public static object[] Things(params string[] what) => [.. what.Select(w => new ThingHappened(w))];
+    /// <summary>Another store on the same database: what another process would have.</summary>
+    public DocumentStore CreateStore(Action<StoreOptions>? configure = null) => DocumentStore.For(options =>
+    {
+        options.Connection(ConnectionString);
+        EventStoreSetup.Configure(options, new Dictionary<string, Type> { ["thing.happened"] = typeof(ThingHappened) });
+        configure?.Invoke(options);
+    });
+
+    public static StreamAppend Start(Guid id, string what, string tenant = Tenants.Default, EventMetadata? metadata = null) =>
+        new(id, tenant, 0, [new ThingHappened(what)], metadata ?? EventMetadata.None, typeof(Thing));
+
+    public static StreamAppend Append(Guid id, long expectedVersion, string what, string tenant = Tenants.Default) =>
+        new(id, tenant, expectedVersion, [new ThingHappened(what)], EventMetadata.None, typeof(Thing));
 }

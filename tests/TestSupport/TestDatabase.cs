@@ -44,8 +44,6 @@ public class TestDatabase : IAsyncLifetime
         ? $"ALTER DATABASE {Name} ALLOW_CONNECTIONS true"
         : $"ALTER DATABASE {Name} ALLOW_CONNECTIONS false; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{Name}'");
 
-    public Task Migrate(params SchemaModule[] modules) => SchemaMigrations.Apply(DataSource, modules);
-
     public async Task<T> Scalar<T>(string sql, params object[] parameters)
     {
         await using var command = DataSource.CreateCommand(sql);

@@ -1,4 +1,4 @@
-namespace EventSourced.EventStore;
+namespace EventSourced.EventStore.Notifications;
 
 /// <summary>
 /// A wake-up that remembers it was set: a Set before the Wait is not lost, and many Sets

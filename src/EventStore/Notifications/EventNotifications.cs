@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace EventSourced.EventStore;
+namespace EventSourced.EventStore.Notifications;
 
 /// <summary>
 /// The one LISTEN connection of this process. It fans each notification out to in-process
@@ -41,7 +41,7 @@ public sealed class EventNotifications(NpgsqlDataSource dataSource, ILogger<Even
             {
                 await using var connection = await dataSource.OpenConnectionAsync(ct);
                 connection.Notification += (_, e) => Dispatch(e.Payload);
-                await using (var listen = new NpgsqlCommand($"LISTEN {PostgresEventStore.NotificationChannel}", connection))
+                await using (var listen = new NpgsqlCommand($"LISTEN {AppendNotifier.Channel}", connection))
                     await listen.ExecuteNonQueryAsync(ct);
                 IsListening = true;
                 delay = TimeSpan.FromMilliseconds(100);

@@ -1,11 +1,13 @@
 using System.Globalization;
 
-namespace EventSourced.EventStore;
+namespace EventSourced.EventStore.Notifications;
 
-/// <summary>What a notification says: this stream has events up to this sequence number.</summary>
-public readonly record struct StreamAppended(Guid StreamId, long Seq)
+/// <summary>What a notification says: this stream has events up to this version.</summary>
+public readonly record struct StreamAppended(Guid StreamId, long Version)
 {
-    /// <summary>Reads a payload of "streamId:seq,streamId:seq" entries (written by the append's SQL).</summary>
+    public static string Format(Guid streamId, long version) => string.Create(CultureInfo.InvariantCulture, $"{streamId:N}:{version}");
+
+    /// <summary>Reads a payload of "streamId:version,streamId:version" entries (written by <see cref="AppendNotifier"/>).</summary>
     public static IEnumerable<StreamAppended> Parse(string payload)
     {
         foreach (var entry in payload.Split(',', StringSplitOptions.RemoveEmptyEntries))
@@ -13,9 +15,9 @@ public readonly record struct StreamAppended(Guid StreamId, long Seq)
             var colon = entry.IndexOf(':', StringComparison.Ordinal);
             if (colon > 0
                 && Guid.TryParseExact(entry.AsSpan(0, colon), "N", out var streamId)
-                && long.TryParse(entry.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
+                && long.TryParse(entry.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var version))
             {
-                yield return new StreamAppended(streamId, seq);
+                yield return new StreamAppended(streamId, version);
             }
         }
     }

@@ -1,4 +1,4 @@
-namespace EventSourced.EventStore;
+namespace EventSourced.EventStore.Notifications;
 
 /// <summary>
 /// Lets readers wait for appends to particular streams (an SSE connection waits for its job),
@@ -28,7 +28,7 @@ public sealed class StreamWatchers : INotificationSubscriber
             if (_watches.TryGetValue(appended.StreamId, out var list))
             {
                 foreach (var watch in list)
-                    watch.Moved(appended.Seq);
+                    watch.Moved(appended.Version);
             }
         }
     }
@@ -67,19 +67,19 @@ public sealed class StreamWatch : IDisposable
     internal AsyncSignal Signal { get; } = new();
 
     /// <summary>
-    /// The highest sequence number announced for the stream since the watch began; long.MaxValue
-    /// after a reconnection, when announcements may have been missed.
+    /// The highest version announced for the stream since the watch began; long.MaxValue after a
+    /// reconnection, when announcements may have been missed.
     /// </summary>
-    public long LatestSeq => Interlocked.Read(ref _latestSeq);
+    public long LatestVersion => Interlocked.Read(ref _latestVersion);
 
-    private long _latestSeq;
+    private long _latestVersion;
 
-    internal void Moved(long seq)
+    internal void Moved(long version)
     {
-        var seen = Interlocked.Read(ref _latestSeq);
-        while (seq > seen)
+        var seen = Interlocked.Read(ref _latestVersion);
+        while (version > seen)
         {
-            var before = Interlocked.CompareExchange(ref _latestSeq, seq, seen);
+            var before = Interlocked.CompareExchange(ref _latestVersion, version, seen);
             if (before == seen)
                 break;
             seen = before;

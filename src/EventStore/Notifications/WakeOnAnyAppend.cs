@@ -1,4 +1,4 @@
-namespace EventSourced.EventStore;
+namespace EventSourced.EventStore.Notifications;
 
 /// <summary>A signal set by every append, and by a resync: for a loop that looks for work after anything changes.</summary>
 public sealed class WakeOnAnyAppend : INotificationSubscriber
