@@ -1,22 +1,72 @@
-using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
+using JasperFx.Events.Projections;
+using EventSourced.Domain.Jobs;
+using Marten;
+using Marten.Schema;
+using Npgsql;
 
 namespace EventSourced.Projections;
 
-/// <summary>The job read models: their schema, the projections that keep them inline, and the event names they read.</summary>
+/// <summary>The job read models: their projections, kept inline in the transaction of every append, and their tables.</summary>
 public static class JobReadModels
 {
-    public static readonly SchemaModule Schema = new("jobs", typeof(JobReadModels).Assembly);
+    public static readonly IReadOnlyList<string> Names = [JobStatusProjection.ProjectionName, JobResultProjection.ProjectionName];
 
-    public static IReadOnlyList<IProjection> Projections() => [new JobStatusProjection(), new JobResultProjection()];
-
-    /// <summary>The job events under their stable names.</summary>
-    public static EventTypes EventTypes()
+    public static void Configure(StoreOptions options)
     {
-        var types = new EventTypes();
-        foreach (var (name, type) in JobEvent.TypeNames)
-            types.Register(name, type);
-        return types;
+        options.Projections.Add(new JobStatusProjection(), ProjectionLifecycle.Inline);
+        options.Projections.Add(new JobResultProjection(), ProjectionLifecycle.Inline);
+
+        options.Schema.For<JobStatusView>().DocumentAlias("job_status");
+        options.Policies.ForAllDocuments(mapping =>
+        {
+            if (mapping.DocumentType == typeof(JobStatusView))
+                AddQueueColumns(mapping);
+        });
+        options.Schema.For<JobResultView>().DocumentAlias("job_results");
+    }
+
+    /// <summary>
+    /// Columns beside the JSON for what is searched and sorted in SQL, and only the indexes those
+    /// searches use (Marten's own way adds an index to every such column, each one more write per append):
+    /// runners find due jobs by type and due time, sweeps find running jobs, and dead letters are a
+    /// tenant's failed jobs, newest first.
+    /// </summary>
+    private static void AddQueueColumns(DocumentMapping mapping)
+    {
+        var state = typeof(JobStatusView).GetProperty(nameof(JobStatusView.State))!;
+        mapping.DuplicateField([state, typeof(Job).GetProperty(nameof(Job.Status))!], "text", "status", notNull: true, partOfPrimaryKey: false);
+        mapping.DuplicateField([state, typeof(Job).GetProperty(nameof(Job.Type))!], "text", "type", notNull: true, partOfPrimaryKey: false);
+        mapping.DuplicateField([typeof(JobStatusView).GetProperty(nameof(JobStatusView.RunAfter))!], "timestamptz", "run_after", notNull: false, partOfPrimaryKey: false);
+        mapping.DuplicateField([typeof(JobStatusView).GetProperty(nameof(JobStatusView.FinishedAt))!], "timestamptz", "finished_at", notNull: false, partOfPrimaryKey: false);
+        AddIndex(mapping, "job_status_due", JobStatus.Queued, "type", "run_after");
+        AddIndex(mapping, "job_status_running", JobStatus.Processing, "id");
+        AddIndex(mapping, "job_status_dead_letters", JobStatus.Failed, "tenant_id", "finished_at", "id");
+    }
+
+    private static void AddIndex(DocumentMapping mapping, string name, JobStatus status, params string[] columns)
+    {
+        var index = mapping.AddIndex(columns);
+        index.Name = name;
+        index.Predicate = $"status = '{status}'";
+    }
+
+    /// <summary>
+    /// Replays every event into the read model <paramref name="name"/> with Marten's daemon. Marten's rebuild
+    /// of an inline projection empties its table, then replays up to the high-water mark, so an append landing
+    /// meanwhile would be lost or applied twice: appends wait while it runs, on a SHARE lock on mt_streams held
+    /// by a transaction of ours (Marten has no way to pause appends, and every append writes its stream's row).
+    /// Reads go on; <see cref="JobQueries.Status"/> folds the events of a job the rebuild has not reached yet.
+    /// </summary>
+    public static async Task Rebuild(IDocumentStore store, NpgsqlDataSource dataSource, string name, TimeSpan timeout, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var appendsWait = await connection.BeginTransactionAsync(ct);
+        await using (var lockStreams = new NpgsqlCommand($"LOCK TABLE {EventStoreSetup.Schema}.mt_streams IN SHARE MODE", connection))
+            await lockStreams.ExecuteNonQueryAsync(ct);
+        using var daemon = await store.BuildProjectionDaemonAsync();
+        await daemon.RebuildProjectionAsync(name, timeout, ct);
+        await appendsWait.CommitAsync(ct);
     }
 }

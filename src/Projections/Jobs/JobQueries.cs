@@ -1,77 +1,57 @@
+using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
-using Npgsql;
+using Marten;
 
 namespace EventSourced.Projections.Jobs;
 
-public sealed record JobResult(string ContentType, string Body)
+/// <summary>Reads of the job read models, always within one tenant: Marten filters every read by it.</summary>
+public sealed class JobQueries(IDocumentStore store)
 {
-    public bool IsJson => ContentType.Contains("json", StringComparison.OrdinalIgnoreCase);
-}
+    // Status lookups that arrive together are answered by one query per tenant: under load, far fewer round trips.
+    private readonly Batcher<(Guid JobId, string TenantId), JobStatusView?> _statuses = new(lookups => Load(store, lookups), maxBatch: 256);
 
-/// <summary>Reads of the job read models, each by primary key.</summary>
-public sealed class JobQueries(NpgsqlDataSource dataSource)
-{
-    // Status lookups that arrive together are answered by one query: under load, far fewer round trips.
-    private readonly Batcher<Guid, JobStatusRow?> _statuses = new(ids => Statuses(dataSource, ids), maxBatch: 256);
-
-    /// <summary>The job's status row, or null when there is no such job for this tenant.</summary>
-    public async Task<JobStatusRow?> Status(Guid jobId, string tenantId, CancellationToken ct) =>
-        await _statuses.Run(jobId, ct) is { } row && row.TenantId == tenantId ? row : null;
-
-    private static async Task<IReadOnlyList<JobStatusRow?>> Statuses(NpgsqlDataSource dataSource, IReadOnlyList<Guid> ids)
+    /// <summary>The job's status, or null when the tenant has no such job.</summary>
+    public async Task<JobStatusView?> Status(Guid jobId, string tenantId, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {JobStatusRow.Columns} FROM job_status WHERE id = ANY($1)");
-        command.Parameters.Add(new() { Value = ids.ToArray() });
-        var rows = new Dictionary<Guid, JobStatusRow>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            var row = JobStatusRow.Read(reader);
-            rows[row.Id] = row;
-        }
-        return [.. ids.Select(id => rows.GetValueOrDefault(id))];
+        if (await _statuses.Run((jobId, tenantId), ct) is { } view)
+            return view;
+        // No document: either there is no such job, or a rebuild of the read model has not reached it yet.
+        // Folding its events answers both, so a job never looks lost while the read model is rebuilt.
+        await using var session = store.QuerySession(tenantId);
+        return await session.Events.AggregateStreamAsync<JobStatusView>(jobId, token: ct);
     }
 
-    /// <summary>Whether someone asked to cancel the job (a runner checks this when its job's stream moves).</summary>
-    public async Task<bool> CancellationRequested(Guid jobId, CancellationToken ct) =>
-        (await _statuses.Run(jobId, ct))?.CancellationRequested == true;
+    private static async Task<IReadOnlyList<JobStatusView?>> Load(IDocumentStore store, IReadOnlyList<(Guid JobId, string TenantId)> lookups)
+    {
+        var found = new Dictionary<(Guid, string), JobStatusView>();
+        foreach (var tenant in lookups.GroupBy(l => l.TenantId))
+        {
+            await using var session = store.QuerySession(tenant.Key);
+            foreach (var view in await session.LoadManyAsync<JobStatusView>([.. tenant.Select(l => l.JobId).Distinct()]))
+                found[(view.Id, tenant.Key)] = view;
+        }
+        return [.. lookups.Select(l => found.GetValueOrDefault(l))];
+    }
 
     /// <summary>
     /// A tenant's dead letters (failed jobs), newest first: a page of <paramref name="limit"/> after the
     /// one that ended with <paramref name="after"/>.
     /// </summary>
-    public async Task<IReadOnlyList<JobStatusRow>> DeadLetters(string tenantId, int limit, (DateTimeOffset FailedAt, Guid JobId)? after, CancellationToken ct)
+    public async Task<IReadOnlyList<JobStatusView>> DeadLetters(string tenantId, int limit, (DateTimeOffset FinishedAt, Guid JobId)? after, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand($"""
-            SELECT {JobStatusRow.Columns} FROM job_status
-            WHERE tenant_id = $1 AND status = 'failed' {(after is null ? "" : "AND (completed_at, id) < ($3, $4)")}
-            ORDER BY completed_at DESC, id DESC
-            LIMIT $2
-            """);
-        command.Parameters.Add(new() { Value = tenantId });
-        command.Parameters.Add(new() { Value = limit });
-        if (after is { } cursor)
-        {
-            command.Parameters.Add(new() { Value = cursor.FailedAt.UtcDateTime });
-            command.Parameters.Add(new() { Value = cursor.JobId });
-        }
-        var rows = new List<JobStatusRow>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-            rows.Add(JobStatusRow.Read(reader));
-        return rows;
+        await using var session = store.QuerySession(tenantId);
+        // Keyset paging on (finished_at, id), which LINQ cannot express: a where clause on the duplicated columns.
+        var failed = $"where tenant_id = ? and status = '{JobStatus.Failed}'";
+        return after is { } cursor
+            ? await session.QueryAsync<JobStatusView>($"{failed} and (finished_at, id) < (?, ?) order by finished_at desc, id desc limit ?",
+                ct, tenantId, cursor.FinishedAt, cursor.JobId, limit)
+            : await session.QueryAsync<JobStatusView>($"{failed} order by finished_at desc, id desc limit ?", ct, tenantId, limit);
     }
 
-    /// <summary>A completed job's result: JSON as JSON text, any other content type as its text.</summary>
-    public async Task<JobResult?> Result(Guid jobId, CancellationToken ct)
+    /// <summary>A completed job's result, or null when it has none (yet).</summary>
+    public async Task<JobResultView?> Result(Guid jobId, string tenantId, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("""
-            SELECT content_type,
-                   CASE WHEN content_type LIKE '%json%' THEN body::text ELSE body #>> '{}' END
-            FROM job_results WHERE job_id = $1
-            """);
-        command.Parameters.Add(new() { Value = jobId });
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? new JobResult(reader.GetString(0), reader.GetString(1)) : null;
+        await using var session = store.QuerySession(tenantId);
+        return await session.LoadAsync<JobResultView>(jobId, ct);
     }
 }

@@ -1,0 +1,77 @@
+using EventSourced.Domain.Jobs;
+using JasperFx.Events;
+using Marten.Events.Aggregation;
+using static EventSourced.Domain.Jobs.JobEvent;
+
+namespace EventSourced.Projections.Jobs;
+
+public sealed record JobError(string Code, string Message);
+
+/// <summary>
+/// Where a job stands: one document per job, kept by <see cref="JobStatusProjection"/> in the
+/// transaction of every append, so it is never behind its events. GET /jobs/{id} reads it, and
+/// commands decide on its <see cref="State"/>, the domain's own fold of the events.
+/// </summary>
+public sealed record JobStatusView
+{
+    public required Guid Id { get; init; }
+    public required string TenantId { get; init; }
+    public required Job State { get; init; }
+    public required string IdempotencyKey { get; init; }
+    public required string Fingerprint { get; init; }
+    public string? CorrelationId { get; init; }
+    public string? CallbackUrl { get; init; }
+    public string? Message { get; init; }
+
+    /// <summary>The last attempt's error: it stays visible while the next attempt is due.</summary>
+    public JobError? Error { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>When it completed, failed for good or was cancelled.</summary>
+    public DateTimeOffset? FinishedAt { get; init; }
+
+    /// <summary>While queued: when a runner may take it.</summary>
+    public DateTimeOffset? RunAfter { get; init; }
+
+    /// <summary>The stream's version: the ETag, and the expected version of a conditional command.</summary>
+    public long Version { get; init; }
+
+    /// <summary>The global sequence number of the job's last event: an SSE client that has it has seen everything.</summary>
+    public long LastSeq { get; init; }
+}
+
+/// <summary>Folds a job's events into its <see cref="JobStatusView"/>. Deterministic: times come from the events, never the clock.</summary>
+public sealed class JobStatusProjection : SingleStreamProjection<JobStatusView, Guid>
+{
+    public const string ProjectionName = "job_status";
+
+    public JobStatusProjection() => Name = ProjectionName;
+
+    public override JobStatusView? Evolve(JobStatusView? view, Guid id, IEvent e)
+    {
+        if (e.Data is not JobEvent jobEvent)
+            return view;
+        var state = Job.Evolve(view?.State, jobEvent);
+        var next = (view, jobEvent) switch
+        {
+            (null, JobSubmitted s) => new JobStatusView
+            {
+                Id = id, TenantId = e.TenantId, State = state, IdempotencyKey = s.IdempotencyKey, Fingerprint = s.Fingerprint,
+                CorrelationId = s.CorrelationId, CallbackUrl = s.CallbackUrl, CreatedAt = s.At, UpdatedAt = s.At, RunAfter = s.At,
+            },
+            (null, _) => throw new InvalidOperationException($"Job {id} has no status to apply {e.EventTypeName} to."),
+            (_, JobStarted) => view with { Message = null, RunAfter = null },
+            (_, JobProgressed p) => view with { Message = p.Message },
+            (_, JobCompleted c) => view with { Message = null, Error = null, FinishedAt = c.At },
+            (_, JobAttemptFailed a) => view with { Message = null, Error = new JobError(a.ErrorCode, a.ErrorMessage), RunAfter = a.RetryAt },
+            (_, JobFailed f) => view with { Error = new JobError(f.ErrorCode, f.ErrorMessage), FinishedAt = f.At },
+            (_, JobReleased r) => view with { Message = null, RunAfter = r.At },
+            (_, JobRedriven r) => view with { Error = null, FinishedAt = null, RunAfter = r.At },
+            (_, JobCancelled c) => view with { FinishedAt = c.At, RunAfter = null },
+            _ => view,
+        };
+        return next with { State = state, UpdatedAt = jobEvent.At, Version = e.Version, LastSeq = e.Sequence };
+    }
+}
