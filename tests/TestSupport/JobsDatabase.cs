@@ -1,23 +1,38 @@
 using System.Text.Json;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
-using EventSourced.TestSupport;
+using EventSourced.Projections.Jobs;
+using EventSourced.Scheduling;
+using Marten;
 
-namespace EventSourced.Projections.Tests;
+namespace EventSourced.TestSupport;
 
-/// <summary>A test database with the event store, the job read models and a store that keeps them inline.</summary>
+/// <summary>A test database with a Marten store configured as the service's: job events, read models kept inline, leases.</summary>
 public sealed class JobsDatabase : TestDatabase
 {
-    public PostgresEventStore Store { get; private set; } = null!;
+    public static readonly Backoff QuickBackoff = new(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(10));
+
+    public DocumentStore Store { get; private set; } = null!;
+    public GroupCommit Commits { get; private set; } = null!;
+    public JobQueries Queries { get; private set; } = null!;
 
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        await Migrate(SchemaModule.EventStore, JobReadModels.Schema);
-        var types = new EventTypes();
-        foreach (var (name, type) in JobEvent.TypeNames)
-            types.Register(name, type);
-        Store = new PostgresEventStore(DataSource, types, JobReadModels.Projections());
+        Store = DocumentStore.For(options =>
+        {
+            options.Connection(ConnectionString);
+            JobStorage.Configure(options);
+        });
+        await Store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        Commits = new GroupCommit(Store);
+        Queries = new JobQueries(Store);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        Store.Dispose();
+        await base.DisposeAsync();
     }
 
     /// <summary>Submits a job the way the API does, and returns its id.</summary>
@@ -26,27 +41,20 @@ public sealed class JobsDatabase : TestDatabase
         var key = Guid.NewGuid().ToString();
         var id = Idempotency.JobId(tenant, key);
         var events = JobDecider.Decide(
-            new JobCommand.SubmitJob(id, type, JsonDocument.Parse("""{"fileId":"f"}""").RootElement, null, null, "fp", key, maxAttempts, 60),
+            new JobCommand.SubmitJob(id, type, JsonDocument.Parse("""{"fileId":"f"}""").RootElement, null, null, "fp", key, maxAttempts, 60, QuickBackoff),
             null, DateTimeOffset.UtcNow);
-        await Store.StartStream(id, "job", [.. events], tenantId: tenant);
+        await Commits.Append(new StreamAppend(id, tenant, 0, [.. events], EventMetadata.None, typeof(Job)));
         return id;
     }
 
-    /// <summary>Runs a command against a job: read, decide, append at the version read.</summary>
-    public async Task Execute(Guid id, JobCommand command)
+    /// <summary>Runs a command against a job as the runner does: decide on its current state, append at its version.</summary>
+    public async Task Execute(Guid id, Func<Job, JobCommand> command, string tenant = Tenants.Default)
     {
-        var events = await Store.ReadStream(id);
-        var decided = JobDecider.Decide(command, Job.Fold(events.Select(e => (JobEvent)e.Data)), DateTimeOffset.UtcNow);
+        var view = (await Queries.Status(id, tenant, default))!;
+        var decided = JobDecider.Decide(command(view.State), view.State, DateTimeOffset.UtcNow);
         if (decided.Count > 0)
-            await Store.Append(id, events[^1].Version, [.. decided]);
+            await Commits.Append(new StreamAppend(id, tenant, view.Version, [.. decided], EventMetadata.None, typeof(Job)));
     }
 
-    /// <summary>Runs a command that depends on the job's current attempt, as the attempt's holder.</summary>
-    public async Task Execute(Guid id, Func<int, JobCommand> command)
-    {
-        var attempt = Job.Fold((await Store.ReadStream(id)).Select(e => (JobEvent)e.Data))!.Attempt;
-        await Execute(id, command(attempt));
-    }
-
-    public static readonly Backoff QuickBackoff = new(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(10));
+    public Task Execute(Guid id, JobCommand command, string tenant = Tenants.Default) => Execute(id, _ => command, tenant);
 }

@@ -1,0 +1,148 @@
+using EventSourced.Domain.Jobs;
+using EventSourced.EventStore;
+using EventSourced.Projections.Jobs;
+using JasperFx.Events;
+using Marten;
+using Marten.Services;
+using Npgsql;
+using static EventSourced.Domain.Jobs.JobCommand;
+using static EventSourced.Domain.Jobs.JobEvent;
+
+namespace EventSourced.Scheduling;
+
+/// <summary>A job a runner now holds: its submission (type, input, policy), its tenant, its state, version and last sequence number, and its lease.</summary>
+public sealed record ClaimedJob(JobSubmitted Submitted, string TenantId, Job State, long Version, long LastSeq, Lease Lease);
+
+/// <summary>
+/// Finds due jobs through the status read model and starts them, once each however many runners race;
+/// and turns the leases of runners that stopped renewing into failed attempts. Each works in one
+/// transaction: it locks the jobs' stream rows with SKIP LOCKED (which Marten has no API for), so runners
+/// do not queue behind each other, then appends through a Marten session enlisted in that transaction.
+/// </summary>
+public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock)
+{
+    private const string Status = EventStoreSetup.Schema + ".mt_doc_job_status";
+    private const string Streams = EventStoreSetup.Schema + ".mt_streams";
+
+    /// <summary>
+    /// Claims up to <paramref name="max"/> queued jobs of <paramref name="types"/> that are due: appends their
+    /// JobStarted and takes a lease of <paramref name="lease"/> on each, in one transaction.
+    /// </summary>
+    public async Task<IReadOnlyList<ClaimedJob>> Claim(int max, IReadOnlyCollection<string> types, string worker, TimeSpan lease, CancellationToken ct)
+    {
+        if (max <= 0 || types.Count == 0)
+            return [];
+        var now = clock.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+
+        // The stream rows are locked, as every append locks them, so a claim and an append to the same job
+        // (a cancellation) take their locks in the same order and cannot deadlock. One type at a time, so each
+        // scan walks the (type, due time) index in order; in a random order of types, so none starves another.
+        var due = new List<Guid>();
+        foreach (var type in types.OrderBy(_ => Random.Shared.Next()))
+        {
+            if (due.Count == max)
+                break;
+            due.AddRange(await Ids(connection, $"""
+                SELECT s.id
+                FROM {Status} AS j
+                JOIN {Streams} AS s ON s.id = j.id AND s.tenant_id = j.tenant_id
+                WHERE j.status = '{JobStatus.Queued}' AND j.type = $2 AND j.run_after <= $1
+                ORDER BY j.run_after
+                LIMIT $3
+                FOR UPDATE OF s SKIP LOCKED
+                """, [new() { Value = now }, new() { Value = type }, new() { Value = max - due.Count }], ct));
+        }
+        if (due.Count == 0)
+            return [];
+
+        await using var session = store.LightweightSession(SessionOptions.ForTransaction(transaction));
+        var ids = due.ToArray();
+        var jobs = await session.Query<JobStatusView>().Where(v => v.AnyTenant() && v.Id.IsOneOf(ids)).ToListAsync(ct);
+        var submissions = (await session.Events.QueryAllRawEvents().Where(e => e.AnyTenant() && e.StreamId.IsOneOf(ids) && e.Version == 1).ToListAsync(ct))
+            .ToDictionary(e => e.StreamId, e => (JobSubmitted)e.Data);
+        var starts = new List<(JobStatusView Job, Job State, StreamAction Action)>();
+        foreach (var job in jobs)
+        {
+            // The read model said queued when the first statement began; read again under the lock, it has the last word.
+            if (job.State.Status != JobStatus.Queued)
+                continue;
+            var started = JobDecider.Decide(new StartJob(worker), job.State, now);
+            var append = new StreamAppend(job.Id, job.TenantId, job.Version, [.. started], new EventMetadata(Actor: worker), typeof(Job));
+            starts.Add((job, started.Aggregate(job.State, Job.Evolve), append.AddTo(session)));
+        }
+        if (starts.Count == 0)
+            return [];
+        await session.SaveChangesAsync(ct);
+
+        var tokens = starts.Select(s => (s.Job.Id, s.Job.TenantId, s.State.Attempt, Token: Guid.NewGuid())).ToList();
+        var expiries = await JobLeases.Take(connection, tokens, worker, lease, ct);
+        await transaction.CommitAsync(CancellationToken.None);
+
+        return [.. starts.Zip(tokens, (s, t) =>
+        {
+            var appended = Appended.Of(s.Action);
+            return new ClaimedJob(submissions[s.Job.Id], s.Job.TenantId, s.State, appended.Version, appended.LastSeq,
+                new Lease(s.Job.Id, s.State.Attempt, t.Token, expiries[s.Job.Id]));
+        })];
+    }
+
+    /// <summary>
+    /// Ends the attempts whose holder stopped renewing its lease (the process died, or hangs), and those of
+    /// running jobs that have no lease at all (it was lost): each counts as a failed attempt, "lease_expired",
+    /// retried after the job's backoff. Any number of nodes may sweep at once; each attempt is ended once.
+    /// Returns how many were.
+    /// </summary>
+    public async Task<int> ExpireLeases(int max, string worker, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+
+        // Streams first, as everywhere; then the leases themselves, judged again under the lock.
+        var candidates = await Ids(connection, $"""
+            SELECT s.id
+            FROM {Streams} AS s
+            WHERE s.id IN (
+                SELECT job_id FROM {JobLeases.TableName} WHERE expires_at < now()
+                UNION ALL
+                SELECT j.id FROM {Status} AS j
+                WHERE j.status = '{JobStatus.Processing}' AND NOT EXISTS (SELECT FROM {JobLeases.TableName} AS l WHERE l.job_id = j.id))
+            LIMIT $1
+            FOR UPDATE OF s SKIP LOCKED
+            """, [new() { Value = max }], ct);
+        if (candidates.Length == 0)
+            return 0;
+        var leases = await JobLeases.Lock(connection, candidates, ct);
+
+        await using var session = store.LightweightSession(SessionOptions.ForTransaction(transaction));
+        var failures = 0;
+        foreach (var job in await session.Query<JobStatusView>().Where(v => v.AnyTenant() && v.Id.IsOneOf(candidates)).ToListAsync(ct))
+        {
+            var (attempt, expired) = leases.GetValueOrDefault(job.Id, (job.State.Attempt, Expired: true));
+            // A lease renewed meanwhile is left alone; one left behind by an attempt that already ended is removed below.
+            if (!expired || job.State.Status != JobStatus.Processing || job.State.Attempt != attempt)
+                continue;
+            var failed = JobDecider.Decide(new FailAttempt(attempt, "lease_expired",
+                "The runner of this attempt stopped renewing its lease: its process died or stopped responding.", Random.Shared.NextDouble()), job.State, now);
+            new StreamAppend(job.Id, job.TenantId, job.Version, [.. failed], new EventMetadata(Actor: worker), typeof(Job)).AddTo(session);
+            failures++;
+        }
+        await session.SaveChangesAsync(ct);
+        await JobLeases.DeleteExpired(connection, candidates, ct);
+        await transaction.CommitAsync(CancellationToken.None);
+        return failures;
+    }
+
+    private static async Task<Guid[]> Ids(NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddRange(parameters);
+        var ids = new List<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            ids.Add(reader.GetGuid(0));
+        return [.. ids];
+    }
+}

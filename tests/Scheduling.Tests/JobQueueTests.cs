@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using EventSourced.Domain.Jobs;
+using EventSourced.EventStore;
+using EventSourced.TestSupport;
+using Marten;
+using static EventSourced.Domain.Jobs.JobEvent;
+
+namespace EventSourced.Scheduling.Tests;
+
+public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(1);
+    private JobQueue Queue => new(db.Store, db.DataSource, TimeProvider.System);
+    private JobLeases Leases => new(db.DataSource);
+
+    [Fact]
+    public async Task Runners_racing_for_due_jobs_start_each_one_exactly_once()
+    {
+        var ids = new HashSet<Guid>();
+        for (var i = 0; i < 40; i++)
+            ids.Add(await db.Submit("race", i % 2 == 0 ? "acme" : Tenants.Default));
+
+        var claimed = new ConcurrentBag<(Guid Id, string Worker)>();
+        await Task.WhenAll(Enumerable.Range(0, 6).Select(w => Task.Run(async () =>
+        {
+            while (true)
+            {
+                var batch = await Queue.Claim(3, ["race"], $"worker-{w}", Lease, default);
+                if (batch.Count == 0)
+                    return;
+                foreach (var job in batch)
+                    claimed.Add((job.Submitted.JobId, $"worker-{w}"));
+            }
+        })));
+
+        Assert.Equal(ids.Order(), claimed.Select(c => c.Id).Order());
+        foreach (var id in ids)
+        {
+            var started = (await Events(id)).OfType<JobStarted>().ToList();
+            Assert.Equal(claimed.Single(c => c.Id == id).Worker, Assert.Single(started).Worker);
+        }
+    }
+
+    [Fact]
+    public async Task A_claim_takes_only_queued_jobs_of_the_types_asked_for_and_leases_each_for_its_tenant()
+    {
+        var wanted = await db.Submit("wanted", "acme");
+        var other = await db.Submit("other");
+        var cancelled = await db.Submit("wanted");
+        await db.Execute(cancelled, new JobCommand.CancelJob(null));
+
+        var claimed = await Queue.Claim(10, ["wanted"], "w", Lease, default);
+
+        var job = Assert.Single(claimed);
+        Assert.Equal((wanted, "acme"), (job.Submitted.JobId, job.TenantId));
+        Assert.Equal((JobStatus.Processing, 1, 2L), (job.State.Status, job.State.Attempt, job.Version));
+        Assert.Equal(job.LastSeq, await db.Scalar<long>("SELECT max(seq_id) FROM jobs.mt_events WHERE stream_id = $1", wanted));
+        Assert.Equal(new LeaseHolder(LeaseCheck.Held, 1, "w", "acme"), await Leases.Check(wanted, job.Lease.Token, default));
+        Assert.Equal(LeaseCheck.NotHeld, (await Leases.Check(wanted, Guid.NewGuid(), default)).Check);
+        Assert.Equal(JobStatus.Queued, (await db.Queries.Status(other, Tenants.Default, default))!.State.Status);
+    }
+
+    [Fact]
+    public async Task An_expired_lease_becomes_a_failed_attempt_and_the_job_is_taken_again_as_attempt_two()
+    {
+        var id = await db.Submit("expiring");
+        var first = Assert.Single(await Queue.Claim(1, ["expiring"], "dead-node", TimeSpan.FromMilliseconds(1), default));
+        await Eventually.Get(() => Leases.Check(id, first.Lease.Token, default), l => l.Check == LeaseCheck.Expired, "the lease to run out");
+
+        var expired = await Eventually.Get(() => Queue.ExpireLeases(10, "sweeper", default), n => n > 0, "the sweep");
+
+        Assert.Equal(1, expired);
+        var failed = (await Events(id)).OfType<JobAttemptFailed>().Single();
+        Assert.Equal((1, "lease_expired"), (failed.Attempt, failed.ErrorCode));
+        Assert.Equal(LeaseCheck.NotHeld, (await Leases.Check(id, first.Lease.Token, default)).Check);
+
+        var second = await Eventually.Get(() => Queue.Claim(1, ["expiring"], "live-node", Lease, default), c => c.Count == 1, "the retry to be due");
+        Assert.Equal(2, second[0].State.Attempt);
+        Assert.Null(await Leases.Renew(id, first.Lease.Token, Lease, default));
+    }
+
+    [Fact]
+    public async Task A_running_job_whose_lease_was_lost_is_retried_rather_than_stranded()
+    {
+        var id = await db.Submit("orphan");
+        Assert.Single(await Queue.Claim(1, ["orphan"], "node", Lease, default));
+        await db.Execute($"DELETE FROM {JobLeases.TableName} WHERE job_id = $1", id);
+
+        Assert.Equal(1, await Queue.ExpireLeases(100, "sweeper", default));
+
+        Assert.Equal("lease_expired", (await Events(id)).OfType<JobAttemptFailed>().Single().ErrorCode);
+        var retry = await Eventually.Get(() => Queue.Claim(1, ["orphan"], "node", Lease, default), c => c.Count == 1, "the retry to be due");
+        Assert.Equal(2, retry[0].State.Attempt);
+    }
+
+    [Fact]
+    public async Task A_renewal_moves_the_expiry_on_and_the_sweep_leaves_a_live_lease_alone()
+    {
+        var id = await db.Submit("renewed");
+        var job = Assert.Single(await Queue.Claim(1, ["renewed"], "node", TimeSpan.FromMinutes(1), default));
+
+        var renewed = await Leases.Renew(id, job.Lease.Token, TimeSpan.FromMinutes(5), default);
+
+        Assert.InRange(renewed!.Value.Lease.ExpiresAt - job.Lease.ExpiresAt, TimeSpan.FromMinutes(3.5), TimeSpan.FromMinutes(4.5));
+        await Queue.ExpireLeases(100, "sweeper", default);
+        Assert.Equal(JobStatus.Processing, (await db.Queries.Status(id, Tenants.Default, default))!.State.Status);
+        Assert.Equal(LeaseCheck.Held, (await Leases.Check(id, job.Lease.Token, default)).Check);
+    }
+
+    [Fact]
+    public async Task A_renewal_that_names_no_length_keeps_the_length_of_the_last_claim_or_renewal()
+    {
+        var id = await db.Submit("long-lease");
+        var job = Assert.Single(await Queue.Claim(1, ["long-lease"], "node", TimeSpan.FromMinutes(10), default));
+
+        var renewed = await Leases.Renew(id, job.Lease.Token, null, default);
+
+        Assert.InRange(renewed!.Value.Lease.ExpiresAt - DateTimeOffset.UtcNow, TimeSpan.FromMinutes(9), TimeSpan.FromMinutes(10));
+        await Leases.Renew(id, job.Lease.Token, TimeSpan.FromMinutes(2), default);
+        var again = await Leases.Renew(id, job.Lease.Token, null, default);
+        Assert.InRange(again!.Value.Lease.ExpiresAt - DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2));
+    }
+
+    [Fact]
+    public async Task A_renewal_says_when_someone_asked_to_cancel_the_job()
+    {
+        var id = await db.Submit("cancelled-while-running");
+        var job = Assert.Single(await Queue.Claim(1, ["cancelled-while-running"], "node", Lease, default));
+        Assert.False((await Leases.Renew(id, job.Lease.Token, null, default))!.Value.CancellationRequested);
+
+        await db.Execute(id, new JobCommand.CancelJob("changed my mind"));
+
+        Assert.True((await Leases.Renew(id, job.Lease.Token, null, default))!.Value.CancellationRequested);
+    }
+
+    private async Task<List<JobEvent>> Events(Guid id)
+    {
+        await using var session = db.Store.QuerySession();
+        return [.. (await session.Events.QueryAllRawEvents().Where(e => e.AnyTenant() && e.StreamId == id).OrderBy(e => e.Version).ToListAsync()).Select(e => (JobEvent)e.Data)];
+    }
+}
