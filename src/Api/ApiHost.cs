@@ -1,10 +1,15 @@
 using System.Text.Json.Serialization;
 using EventSourced.Api.Database;
 using EventSourced.Api.Errors;
-using EventSourced.Api.Health;
 using EventSourced.Api.Jobs;
+using EventSourced.Api.Jobs.Submit;
+using EventSourced.Api.JobTypes;
 using EventSourced.Api.Operations;
-using EventSourced.Projections;
+using JasperFx;
+using JasperFx.CodeGeneration;
+using Wolverine;
+using Wolverine.ErrorHandling;
+using Wolverine.Http;
 
 namespace EventSourced.Api;
 
@@ -13,25 +18,17 @@ public static class ApiHost
 {
     public static async Task<int> Run(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
+        // "codegen write --contentroot <folder>" writes Wolverine's handler code under the folder given (the project's,
+        // not the build output). The host is built before the command runs, so the folder is the host's content root.
+        if (args is ["codegen", "write", "--contentroot", var folder])
+            return await Build(new WebApplicationOptions { ContentRootPath = folder }, configure).RunJasperFxCommands(["codegen", "write"]);
+
         // "rebuild [name...]" is an operator's command, not a server: its names are not settings.
         var rebuild = args is ["rebuild", ..];
         var settings = rebuild ? args[1..].Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToArray() : args;
         try
         {
-            var builder = WebApplication.CreateBuilder(settings);
-            builder.Services.AddProblemDetails();
-            builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
-            builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);
-            builder.Services.AddEventStore(JobReadModels.EventTypes());
-            builder.Services.AddJobs(builder.Configuration);
-            configure?.Invoke(builder);
-
-            var app = builder.Build();
-            app.UseExceptionHandler();
-            app.UseStatusCodePages();
-            app.MapHealth();
-            app.MapJobs();
-
+            var app = Build(new WebApplicationOptions { Args = settings }, configure);
             await app.Services.GetRequiredService<DatabaseStartup>().StartAsync(default);
             if (rebuild)
                 return await RebuildCommand.Run(app.Services, [.. args[1..].Except(settings)], Console.Out);
@@ -43,5 +40,34 @@ public static class ApiHost
             Console.Error.WriteLine($"Cannot start: {e.Message}");
             return 1;
         }
+    }
+
+    private static WebApplication Build(WebApplicationOptions options, Action<WebApplicationBuilder>? configure)
+    {
+        var builder = WebApplication.CreateBuilder(options);
+        builder.Services.AddProblems();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);
+        builder.Services.AddJobStore();
+        builder.Services.AddJobs(builder.Configuration);
+        builder.Host.UseWolverine(ConfigureWolverine);
+        builder.Services.AddWolverineHttp();
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapWolverineEndpoints();
+        app.MapSubmitRoutes(app.Services.GetRequiredService<JobTypeRegistry>());
+        return app;
+    }
+
+    private static void ConfigureWolverine(WolverineOptions options)
+    {
+        // Handlers and endpoints live here, also when a test host with extra job types is the entry assembly.
+        options.ApplicationAssembly = typeof(ApiHost).Assembly;
+        options.Policies.AutoApplyTransactions();
+        // A command whose job someone else changed before it committed is decided again on the job as it now is.
+        options.OnException<ConcurrencyException>().RetryTimes(3);
+        options.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
     }
 }

@@ -2,7 +2,7 @@ using System.Net;
 
 namespace EventSourced.Api.Tests;
 
-public sealed class HealthTests(ApiFactory api) : IClassFixture<ApiFactory>
+public sealed class HealthTests(ApiFixture api) : IClassFixture<ApiFixture>
 {
     [Fact]
     public async Task Health_is_200_while_the_database_answers_and_503_while_it_does_not()
@@ -18,6 +18,7 @@ public sealed class HealthTests(ApiFactory api) : IClassFixture<ApiFactory>
             var down = await client.GetAsync("/health");
             Assert.Equal(HttpStatusCode.ServiceUnavailable, down.StatusCode);
             Assert.Equal("application/problem+json", down.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("database_unavailable", (await down.Json()).Str("code"));
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using Alba;
 using static EventSourced.Domain.Jobs.JobCommand;
 
 namespace EventSourced.Api.Tests;
@@ -18,18 +19,22 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
         await api.Drive(id, new StartJob("node-a"));
         await api.Drive(id, new ReportProgress(1, 40, "encoding"));
 
-        var response = await _client.GetAsync($"/jobs/{id}");
+        var response = await api.Host.Scenario(s =>
+        {
+            s.Get.Url($"/jobs/{id}");
+            s.StatusCodeShouldBeOk();
+            s.Header("ETag").SingleValueShouldEqual("\"3\"");
+            s.Header("Cache-Control").SingleValueShouldEqual("no-store");
+            s.Header("Retry-After").SingleValueShouldEqual("1");
+        });
 
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var job = await response.Json();
-        Assert.Equal((id.ToString(), "transcode", "processing", 40, "encoding", 1, 3),
+        var job = await response.ReadAsJsonAsync<JsonElement>();
+        Assert.Equal((id.ToString(), "transcode", "processing", 40, "encoding", 1, 3, 3),
             (job.Str("jobId"), job.Str("type"), job.Str("status"), job.GetProperty("progress").GetInt32(), job.Str("message"),
-             job.GetProperty("attempt").GetInt32(), job.GetProperty("version").GetInt32()));
-        Assert.Equal("\"3\"", response.Headers.ETag?.ToString());
-        Assert.True(response.Headers.CacheControl?.NoStore);
-        Assert.NotNull(response.Headers.RetryAfter);
+             job.GetProperty("attempt").GetInt32(), job.GetProperty("maxAttempts").GetInt32(), job.GetProperty("version").GetInt32()));
         Assert.False(job.TryGetProperty("resultUrl", out _));
         Assert.False(job.TryGetProperty("completedAt", out _));
+        Assert.False(job.TryGetProperty("finishedAt", out _));
     }
 
     [Fact]
@@ -43,8 +48,40 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
         var job = await response.Json();
 
         Assert.Equal(("completed", 100, $"/jobs/{id}/result"), (job.Str("status"), job.GetProperty("progress").GetInt32(), job.Str("resultUrl")));
-        Assert.True(job.TryGetProperty("completedAt", out _));
+        Assert.Equal(job.Str("finishedAt"), job.Str("completedAt"));
         Assert.Null(response.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task A_job_that_ended_otherwise_has_an_end_time_but_no_completion_time()
+    {
+        var cancelled = await _client.SubmitTranscode();
+        await _client.PostAsync($"/jobs/{cancelled}/cancel", null);
+        var failed = await _client.SubmitTranscode();
+        await api.Drive(failed, new StartJob("node-a"));
+        await api.Drive(failed, new FailAttempt(1, "boom", "It broke.", 0, Retryable: false));
+
+        foreach (var id in new[] { cancelled, failed })
+        {
+            var job = await (await _client.GetAsync($"/jobs/{id}")).Json();
+            Assert.True(job.TryGetProperty("finishedAt", out _));
+            Assert.False(job.TryGetProperty("completedAt", out _));
+        }
+    }
+
+    [Fact]
+    public async Task A_replayed_submission_of_a_finished_job_says_where_the_job_stands()
+    {
+        var accepted = await _client.PostJson("/jobs", """{"type":"transcode","input":{"fileId":"again"}}""", "replayed-after-cancel");
+        var id = (await accepted.Json()).Str("jobId");
+        await _client.PostAsync($"/jobs/{id}/cancel", null);
+
+        var replayed = await _client.PostJson("/jobs", """{"type":"transcode","input":{"fileId":"again"}}""", "replayed-after-cancel");
+
+        Assert.Equal(HttpStatusCode.Accepted, replayed.StatusCode);
+        var body = await replayed.Json();
+        Assert.Equal(("cancelled", id), (body.Str("status"), body.Str("jobId")));
+        Assert.Null(replayed.Headers.RetryAfter);
     }
 
     [Fact]
@@ -52,7 +89,7 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
     {
         var id = await _client.SubmitTranscode();
         await api.Drive(id, new StartJob("node-a"));
-        await api.Drive(id, new FailAttempt(1, "codec_missing", "No H.265 encoder.", Scenarios.NoBackoff, 0, Retryable: false));
+        await api.Drive(id, new FailAttempt(1, "codec_missing", "No H.265 encoder.", 0, Retryable: false));
 
         var job = await (await _client.GetAsync($"/jobs/{id}")).Json();
 
@@ -64,15 +101,22 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
     public async Task Polling_with_the_etag_costs_a_304_until_the_job_moves()
     {
         var id = await _client.SubmitTranscode();
-        var first = await _client.GetAsync($"/jobs/{id}");
+        var first = await api.Host.GetAsJson<JsonElement>($"/jobs/{id}");
+        var etag = $"\"{first.GetProperty("version").GetInt64()}\"";
 
-        var unchanged = await Get($"/jobs/{id}", r => r.Headers.IfNoneMatch.Add(first.Headers.ETag!));
-        Assert.Equal(HttpStatusCode.NotModified, unchanged.StatusCode);
+        await api.Host.Scenario(s =>
+        {
+            s.Get.Url($"/jobs/{id}").Etag(etag);
+            s.StatusCodeShouldBe(HttpStatusCode.NotModified);
+        });
 
         await api.Drive(id, new StartJob("node-a"));
-        var moved = await Get($"/jobs/{id}", r => r.Headers.IfNoneMatch.Add(first.Headers.ETag!));
-        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
-        Assert.Equal("\"2\"", moved.Headers.ETag?.ToString());
+        await api.Host.Scenario(s =>
+        {
+            s.Get.Url($"/jobs/{id}").Etag(etag);
+            s.StatusCodeShouldBeOk();
+            s.Header("ETag").SingleValueShouldEqual("\"2\"");
+        });
     }
 
     [Theory]
@@ -88,12 +132,22 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
         Assert.Equal("job_not_found", (await response.Json()).Str("code"));
     }
 
-    [Fact]
-    public async Task An_id_that_is_not_a_job_id_is_404()
+    [Theory]
+    [InlineData("GET", "/jobs/not-a-guid", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("GET", "/jobs/not-a-guid/events", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("DELETE", "/jobs", HttpStatusCode.MethodNotAllowed, "method_not_allowed")]
+    [InlineData("GET", "/jobs/00000000-0000-0000-0000-000000000000/cancel", HttpStatusCode.MethodNotAllowed, "method_not_allowed")]
+    public async Task Errors_answered_before_any_endpoint_runs_are_problems_with_a_code_even_to_an_event_source(
+        string method, string path, HttpStatusCode status, string code)
     {
-        var response = await _client.GetAsync("/jobs/not-a-guid");
-        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        var request = new HttpRequestMessage(new HttpMethod(method), path);
+        request.Headers.Accept.ParseAdd("text/event-stream");
+
+        var response = await _client.SendAsync(request);
+
+        Assert.Equal(status, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(code, (await response.Json()).Str("code"));
     }
 
     [Fact]
@@ -179,6 +233,53 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
         Assert.Equal(HttpStatusCode.PreconditionFailed, nonsense.StatusCode);
     }
 
+    [Theory]
+    [InlineData("banana")]
+    [InlineData("1")]
+    [InlineData("\"1")]
+    public async Task An_if_match_that_is_not_an_entity_tag_is_400_and_cancels_nothing(string ifMatch)
+    {
+        var id = await _client.SubmitTranscode();
+
+        var response = await Post($"/jobs/{id}/cancel", r => r.Headers.TryAddWithoutValidation("If-Match", ifMatch));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("bad_request", (await response.Json()).Str("code"));
+        Assert.Equal("queued", (await (await _client.GetAsync($"/jobs/{id}")).Json()).Str("status"));
+    }
+
+    [Theory]
+    [InlineData("cancel", "null")]
+    [InlineData("retry", "null")]
+    [InlineData("cancel", "\"stop\"")]
+    [InlineData("cancel", """{"reason":"nul \u0000"}""")]
+    public async Task A_body_that_is_not_a_reason_object_is_400_and_changes_nothing(string action, string body)
+    {
+        var id = await _client.SubmitTranscode();
+
+        var response = await _client.PostAsync($"/jobs/{id}/{action}", new StringContent(body, null, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("validation_failed", (await response.Json()).Str("code"));
+        Assert.Equal(1, (await (await _client.GetAsync($"/jobs/{id}")).Json()).GetProperty("version").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("limit=0", "invalid_limit")]
+    [InlineData("limit=abc", "invalid_limit")]
+    [InlineData("after=garbage!", "invalid_cursor")]
+    // A cursor of the right shape whose time is negative ticks: "-1:<id>", base64url.
+    [InlineData("after=LTE6MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA", "invalid_cursor")]
+    // And one a tick past the largest date there is: "3155378976000000000:<id>".
+    [InlineData("after=MzE1NTM3ODk3NjAwMDAwMDAwMDowMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA", "invalid_cursor")]
+    public async Task A_dead_letters_query_that_makes_no_sense_is_400_with_a_code(string query, string code)
+    {
+        var response = await _client.GetAsync($"/dead-letters?{query}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(code, (await response.Json()).Str("code"));
+    }
+
     [Fact]
     public async Task Cancelling_with_a_reason_that_is_too_long_is_400()
     {
@@ -208,13 +309,6 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
         Assert.Equal(2, asOf.GetProperty("events").GetArrayLength());
         var asOfMoment = await (await _client.GetAsync($"/jobs/{id}/history?at={Uri.EscapeDataString(events[1].Str("timestamp"))}")).Json();
         Assert.Equal(2, asOfMoment.GetProperty("events").GetArrayLength());
-    }
-
-    private Task<HttpResponseMessage> Get(string path, Action<HttpRequestMessage> configure)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Get, path);
-        configure(request);
-        return _client.SendAsync(request);
     }
 
     private Task<HttpResponseMessage> Post(string path, Action<HttpRequestMessage> configure)

@@ -15,7 +15,11 @@ public sealed class RebuildCommandTests(TestDatabase db) : IClassFixture<TestDat
         using var client = new HttpClient { BaseAddress = node.BaseAddress };
         var id = await client.Submit("transcode", """{"fileId":"rebuilt","steps":2,"stepMs":0}""");
         await client.WaitForStatus(id, "completed");
-        await db.Execute("UPDATE job_status SET status = 'failed', progress = 0, error_code = 'damaged' WHERE id = $1", id);
+        await db.Execute("""
+            UPDATE jobs.mt_doc_job_status
+            SET data = jsonb_set(jsonb_set(data, '{state,status}', '"Failed"'), '{error}', '{"code":"damaged","message":"damaged"}')
+            WHERE id = $1
+            """, id);
         Assert.Equal("failed", await client.Status(id));
 
         var (exitCode, output) = await ApiProcess.RunCommand(Settings, "rebuild", "job_status");

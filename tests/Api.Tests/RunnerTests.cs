@@ -4,7 +4,7 @@ using EventSourced.TestSupport;
 namespace EventSourced.Api.Tests;
 
 /// <summary>Jobs really run: the in-process runner takes them, runs their handler and records what happens.</summary>
-public sealed class RunnerTests(ApiFactory api) : IClassFixture<ApiFactory>
+public sealed class RunnerTests(ApiFixture api) : IClassFixture<ApiFixture>
 {
     private readonly HttpClient _client = api.CreateClient();
 
@@ -68,6 +68,6 @@ public sealed class RunnerTests(ApiFactory api) : IClassFixture<ApiFactory>
             Assert.Equal("completed", (await stream.ReadToEnd())[^1].Event);
         }
         Assert.Equal(25L, await api.Database.Scalar<long>(
-            "SELECT count(*) FROM events WHERE type = 'job.started' AND stream_id = ANY($1)", ids));
+            "SELECT count(*) FROM jobs.mt_events WHERE type = 'job.started' AND stream_id = ANY($1)", ids));
     }
 }

@@ -4,15 +4,16 @@ using System.Text.Json;
 using EventSourced.Api.Jobs;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
+using JasperFx.Events;
+using Marten;
 using Microsoft.Extensions.DependencyInjection;
+using Wolverine;
 
 namespace EventSourced.Api.Tests;
 
 /// <summary>The steps tests are written in.</summary>
 public static class Scenarios
 {
-    public static readonly Backoff NoBackoff = new(TimeSpan.Zero, TimeSpan.Zero);
-
     public static Task<HttpResponseMessage> PostJson(this HttpClient client, string path, string json, string? idempotencyKey, string? tenant = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
@@ -32,9 +33,17 @@ public static class Scenarios
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobId").GetGuid();
     }
 
-    /// <summary>Moves a job on as a runner would, through the same command path.</summary>
-    public static Task<JobSnapshot> Drive(this ApiFactory api, Guid jobId, JobCommand command) =>
-        api.Services.GetRequiredService<JobCommands>().Execute(jobId, command, new EventMetadata(Actor: "test"));
+    /// <summary>Moves a job on as a runner or a worker would, through the service's own command path.</summary>
+    public static Task<JobChanged> Drive(this ApiFixture api, Guid jobId, JobCommand command, string tenant = Tenants.Default) =>
+        api.Host.Services.GetRequiredService<IMessageBus>()
+            .InvokeForTenantAsync<JobChanged>(tenant, new ChangeJob(jobId, command, null, new EventMetadata(Actor: "test")));
+
+    /// <summary>A job's events as stored, in version order.</summary>
+    public static async Task<IReadOnlyList<IEvent>> Events(this ApiFixture api, Guid jobId, string tenant = Tenants.Default)
+    {
+        await using var session = api.Host.Services.GetRequiredService<IDocumentStore>().QuerySession(tenant);
+        return await session.Events.FetchStreamAsync(jobId);
+    }
 
     public static async Task<JsonElement> Json(this HttpResponseMessage response) => await response.Content.ReadFromJsonAsync<JsonElement>();
 

@@ -1,10 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using EventSourced.Api.Jobs;
-using EventSourced.EventStore;
-using EventSourced.Projections;
 using EventSourced.TestSupport;
-using Microsoft.Extensions.DependencyInjection;
 using static EventSourced.Domain.Jobs.JobCommand;
 
 namespace EventSourced.Api.Tests;
@@ -28,7 +24,7 @@ public sealed class SseTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRun
         var queued = (await stream.Next())!;
         Assert.Equal(TimeSpan.FromSeconds(3), stream.Retry);
         Assert.Equal("queued", queued.Event);
-        var seq = await api.Database.Scalar<long>("SELECT seq_id FROM events WHERE stream_id = $1 AND version = 1", id);
+        var seq = await api.Database.Scalar<long>("SELECT seq_id FROM jobs.mt_events WHERE stream_id = $1 AND version = 1", id);
         Assert.Equal(seq, queued.Seq);
         var data = queued.Json;
         Assert.Equal((id.ToString(), "job.submitted", "queued", 0, 1, "transcode"),
@@ -70,15 +66,13 @@ public sealed class SseTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRun
         await using var stream = await SseStream.Open(_client, $"/jobs/{id}/events");
         Assert.Equal("queued", (await stream.Next())!.Event);
 
-        // Another process: its own data source and store, reaching this one only through PostgreSQL.
-        await using var otherProcess = PostgresDataSource.Create(api.Database.ConnectionString);
-        var store = new PostgresEventStore(otherProcess, JobReadModels.EventTypes(), JobReadModels.Projections());
-        var commands = new JobCommands(store, TimeProvider.System);
-        await commands.Execute(id, new StartJob("node-b"), EventMetadata.None);
+        // Another process: its own Marten store, reaching this one only through PostgreSQL.
+        using var otherProcess = JobStoreProcess.On(api.Database.ConnectionString);
+        await otherProcess.Execute(id, new StartJob("node-b"));
         Assert.Equal("processing", (await stream.Next())!.Event);
-        await commands.Execute(id, new ReportProgress(1, 50, null), EventMetadata.None);
+        await otherProcess.Execute(id, new ReportProgress(1, 50, null));
         Assert.Equal(50, (await stream.Next())!.Json.GetProperty("percent").GetInt32());
-        await commands.Execute(id, new FailAttempt(1, "disk_full", "No space left.", Scenarios.NoBackoff, 0, Retryable: false), EventMetadata.None);
+        await otherProcess.Execute(id, new FailAttempt(1, "disk_full", "No space left.", 0, Retryable: false));
 
         var failed = (await stream.Next())!;
         Assert.Equal("failed", failed.Event);
@@ -156,9 +150,6 @@ public sealed class SseTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRun
         Assert.Equal("application/problem+json", stream.Response.Content.Headers.ContentType?.MediaType);
     }
 
-    private async Task<List<long>> Seqs(Guid id, long afterVersion = 0)
-    {
-        var events = await api.Services.GetRequiredService<PostgresEventStore>().ReadStream(id, afterVersion + 1);
-        return [.. events.Select(e => e.Seq)];
-    }
+    private async Task<List<long>> Seqs(Guid id, long afterVersion = 0) =>
+        [.. (await api.Events(id)).Where(e => e.Version > afterVersion).Select(e => e.Sequence)];
 }

@@ -55,7 +55,7 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
     [Fact]
     public async Task Twenty_concurrent_duplicates_make_one_job_and_all_get_its_id()
     {
-        var streamsBefore = await api.Database.Scalar<long>("SELECT count(*) FROM streams");
+        var streamsBefore = await api.Database.Scalar<long>("SELECT count(*) FROM jobs.mt_streams WHERE type = 'job'");
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => _client.PostJson("/jobs", Transcode, "submit-race")));
 
@@ -63,7 +63,7 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
         var ids = await Task.WhenAll(responses.Select(async r => (await r.Json()).Str("jobId")));
         Assert.Single(ids.Distinct());
         Assert.Single(responses, r => !r.Headers.Contains("Idempotent-Replayed"));
-        Assert.Equal(streamsBefore + 1, await api.Database.Scalar<long>("SELECT count(*) FROM streams"));
+        Assert.Equal(streamsBefore + 1, await api.Database.Scalar<long>("SELECT count(*) FROM jobs.mt_streams WHERE type = 'job'"));
     }
 
     [Fact]
@@ -130,7 +130,7 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
     [InlineData("""["transcode"]""", "$", "Must be a JSON object.")]
     public async Task Invalid_submissions_get_400_with_errors_per_field_and_change_nothing(string body, string field, string message)
     {
-        var streamsBefore = await api.Database.Scalar<long>("SELECT count(*) FROM streams");
+        var streamsBefore = await api.Database.Scalar<long>("SELECT count(*) FROM jobs.mt_streams WHERE type = 'job'");
 
         var response = await _client.PostJson("/jobs", body, Guid.NewGuid().ToString());
 
@@ -139,7 +139,37 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
         var problem = await response.Json();
         Assert.Equal("validation_failed", problem.Str("code"));
         Assert.Equal(message, problem.GetProperty("errors").GetProperty(field)[0].GetString());
-        Assert.Equal(streamsBefore, await api.Database.Scalar<long>("SELECT count(*) FROM streams"));
+        Assert.Equal(streamsBefore, await api.Database.Scalar<long>("SELECT count(*) FROM jobs.mt_streams WHERE type = 'job'"));
+    }
+
+    [Theory]
+    [InlineData("null", "$", "Must be a JSON object.")]
+    [InlineData("""{"type":"transcode","input":{"fileId":"a\u0000b"}}""", "input.fileId", "Must not contain the character U+0000: it cannot be stored.")]
+    [InlineData("""{"type":"transcode","input":{"fileId":"x"},"correlationId":"c\u0000"}""", "correlationId", "Must not contain the character U+0000: it cannot be stored.")]
+    [InlineData("""{"type":"transcode","input":{"fileId":"x","tags":[["ok","\u0000"]]}}""", "input.tags[0][1]", "Must not contain the character U+0000: it cannot be stored.")]
+    [InlineData("""{"type":"transcode","input":{"fileId":"x","steps":"4"}}""", "input.steps", "The value does not have the expected type.")]
+    [InlineData("""{"Type":"transcode","input":{"fileId":"x"}}""", "Type", "Unknown field. The fields are: type, input, callbackUrl, correlationId, maxAttempts, timeoutSeconds.")]
+    [InlineData("""{"type":"transcode","input":{"FileId":"x"}}""", "input.FileId", "Unknown field. The fields are: fileId, steps, stepMs.")]
+    public async Task A_body_the_service_cannot_take_as_it_is_gets_400_naming_the_field_and_changes_nothing(string body, string field, string message)
+    {
+        var streamsBefore = await api.Database.Scalar<long>("SELECT count(*) FROM jobs.mt_streams WHERE type = 'job'");
+
+        var response = await _client.PostJson("/jobs", body, Guid.NewGuid().ToString());
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Json();
+        Assert.Equal("validation_failed", problem.Str("code"));
+        Assert.Equal(message, problem.GetProperty("errors").GetProperty(field)[0].GetString());
+        Assert.Equal(streamsBefore, await api.Database.Scalar<long>("SELECT count(*) FROM jobs.mt_streams WHERE type = 'job'"));
+    }
+
+    [Fact]
+    public async Task A_nul_character_in_a_typed_routes_input_is_named_under_input()
+    {
+        var response = await _client.PostJson("/transcodes", """{"fileId":"\u0000"}""", Guid.NewGuid().ToString());
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True((await response.Json()).GetProperty("errors").TryGetProperty("input.fileId", out _));
     }
 
     [Fact]

@@ -1,6 +1,10 @@
 using System.Net.Sockets;
 using EventSourced.EventStore;
+using EventSourced.EventStore.Notifications;
+using EventSourced.Scheduling;
+using Marten;
 using Npgsql;
+using Wolverine.Marten;
 
 namespace EventSourced.Api.Database;
 
@@ -34,7 +38,11 @@ public sealed record DatabaseSettings(string Setting, NpgsqlConnectionStringBuil
 
 public static class DatabaseSetup
 {
-    public static IServiceCollection AddEventStore(this IServiceCollection services, EventTypes types)
+    /// <summary>
+    /// One data source for Marten, Wolverine and our own SQL; Marten configured by <see cref="JobStorage"/>, and
+    /// Wolverine's message storage beside it, so handlers' appends and outgoing messages share a transaction.
+    /// </summary>
+    public static IServiceCollection AddJobStore(this IServiceCollection services)
     {
         // Resolved when first needed, so settings a test host adds late are seen.
         services.AddSingleton(sp => DatabaseSettings.From(sp.GetRequiredService<IConfiguration>()));
@@ -44,12 +52,11 @@ public static class DatabaseSetup
             builder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
             return builder.Build();
         });
-        services.AddSingleton(types);
-        services.AddSingleton(sp => new PostgresEventStore(
-            sp.GetRequiredService<NpgsqlDataSource>(), types, sp.GetServices<IProjection>()));
+        services.AddMarten(JobStorage.Configure).UseNpgsqlDataSource().UseLightweightSessions().IntegrateWithWolverine();
+        services.AddSingleton<GroupCommit>();
+        services.AddSingleton<StreamReads>();
         services.AddSingleton<EventNotifications>();
         services.AddSingleton<StreamWatchers>();
-        services.AddSingleton<FeedSubscriptions>();
         services.AddSingleton<DatabaseStartup>();
         // Registered first, so the schema is in place before anything else starts.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<DatabaseStartup>()));
@@ -58,11 +65,12 @@ public static class DatabaseSetup
 }
 
 /// <summary>
-/// Applies the schema, then starts listening for appends; stops start-up with a clear message when
-/// it cannot. Program runs it before the host starts, so a failure is that one message and not the
-/// host's stack trace; as a hosted service it also runs under the test host. It runs once.
+/// Applies the schema (Marten's tables, Wolverine's and ours, by Marten's one migration), then starts
+/// listening for appends; stops start-up with a clear message when it cannot. Program runs it before the
+/// host starts, so a failure is that one message and not the host's stack trace; as a hosted service it
+/// also runs under the test host. It runs once.
 /// </summary>
-public sealed class DatabaseStartup(IServiceProvider services, IEnumerable<SchemaModule> modules) : IHostedService
+public sealed class DatabaseStartup(IServiceProvider services) : IHostedService
 {
     private Task? _started;
 
@@ -73,18 +81,21 @@ public sealed class DatabaseStartup(IServiceProvider services, IEnumerable<Schem
         var settings = services.GetRequiredService<DatabaseSettings>();
         try
         {
-            await SchemaMigrations.Apply(services.GetRequiredService<NpgsqlDataSource>(), [SchemaModule.EventStore, .. modules], ct);
+            await services.GetRequiredService<IDocumentStore>().Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         }
-        catch (Exception e) when (e is NpgsqlException or SocketException or TimeoutException)
+        catch (Exception e) when (Unreachable(e))
         {
             throw new DatabaseStartupException(
-                $"Cannot use the database {settings.Describe()} named by {settings.Setting}: {e.Message}", e);
+                $"Cannot use the database {settings.Describe()} named by {settings.Setting}: {e.GetBaseException().Message}", e);
         }
 
         var notifications = services.GetRequiredService<EventNotifications>();
         notifications.Subscribe(services.GetRequiredService<StreamWatchers>());
         notifications.Start();
     }
+
+    private static bool Unreachable(Exception e) =>
+        e is NpgsqlException or SocketException or TimeoutException || (e.InnerException is { } inner && Unreachable(inner));
 
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
 }

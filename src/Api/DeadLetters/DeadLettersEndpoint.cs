@@ -2,9 +2,9 @@ using System.Globalization;
 using System.Text;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Jobs;
-using EventSourced.Api.Jobs.Status;
 using EventSourced.Api.Tenancy;
 using EventSourced.Projections.Jobs;
+using Wolverine.Http;
 
 namespace EventSourced.Api.DeadLetters;
 
@@ -20,27 +20,25 @@ public static class DeadLettersEndpoint
 {
     private const int DefaultLimit = 50, MaxLimit = 200;
 
-    public static void MapDeadLetters(this IEndpointRouteBuilder app) =>
-        app.MapGet("/dead-letters", List).WithName("DeadLetters").WithSummary("Failed jobs, newest first; ?limit=50&after=<cursor from next>.");
-
-    private static async Task<IResult> List(Tenant tenant, int? limit, string? after, JobQueries queries, CancellationToken ct)
+    [WolverineGet("/dead-letters", OperationId = "DeadLetters")]
+    public static async Task<IResult> List(HttpContext http, JobQueries queries, CancellationToken ct)
     {
-        if (limit is < 1 or > MaxLimit)
-            return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_limit", $"limit must be from 1 to {MaxLimit}.");
+        var (limitText, after) = (http.Request.Query["limit"].ToString(), http.Request.Query["after"].ToString());
+        var limit = DefaultLimit;
+        if (limitText.Length > 0 && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxLimit))
+            return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_limit", $"limit must be a whole number from 1 to {MaxLimit}.");
         (DateTimeOffset, Guid)? cursor = null;
-        if (after is not null)
+        if (after.Length > 0)
         {
             if (Decode(after) is not { } decoded)
                 return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_cursor", "after must be the cursor from a previous page's next link.");
             cursor = decoded;
         }
 
-        var size = limit ?? DefaultLimit;
-        var rows = await queries.DeadLetters(tenant.Id, size, cursor, ct);
-        var items = rows.Select(r => new DeadLetter(r.Id, r.Type, r.Attempt,
-            r.ErrorCode is null ? null : new JobError(r.ErrorCode, r.ErrorMessage ?? ""),
-            r.CreatedAt, r.CompletedAt!.Value, JobLinks.Status(r.Id), $"/jobs/{r.Id}/retry")).ToList();
-        var next = rows.Count == size ? $"/dead-letters?limit={size}&after={Encode(rows[^1].CompletedAt!.Value, rows[^1].Id)}" : null;
+        var views = await queries.DeadLetters(Tenant.Of(http), limit, cursor, ct);
+        var items = views.Select(v => new DeadLetter(v.Id, v.State.Type, v.State.Attempt, v.Error, v.CreatedAt, v.FinishedAt!.Value,
+            JobLinks.Status(v.Id), $"/jobs/{v.Id}/retry")).ToList();
+        var next = views.Count == limit ? $"/dead-letters?limit={limit}&after={Encode(views[^1].FinishedAt!.Value, views[^1].Id)}" : null;
         return TypedResults.Ok(new DeadLetterPage(items, next));
     }
 
@@ -48,13 +46,17 @@ public static class DeadLettersEndpoint
         Convert.ToBase64String(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{failedAt.UtcTicks}:{jobId:N}")))
             .TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
+    /// <summary>The cursor's position, or null for anything a previous page could not have given (a tampered cursor is a 400, not a 500).</summary>
     private static (DateTimeOffset, Guid)? Decode(string cursor)
     {
         try
         {
             var padded = cursor.Replace('-', '+').Replace('_', '/').PadRight((cursor.Length + 3) / 4 * 4, '=');
             var parts = Encoding.UTF8.GetString(Convert.FromBase64String(padded)).Split(':');
-            return parts.Length == 2 && long.TryParse(parts[0], CultureInfo.InvariantCulture, out var ticks) && Guid.TryParseExact(parts[1], "N", out var id)
+            return parts.Length == 2
+                && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+                && ticks <= DateTimeOffset.MaxValue.UtcTicks
+                && Guid.TryParseExact(parts[1], "N", out var id)
                 ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
                 : null;
         }

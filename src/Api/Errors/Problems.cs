@@ -1,8 +1,12 @@
+using System.Text.Json;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
+using JasperFx;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Npgsql;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Options;
 
 namespace EventSourced.Api.Errors;
 
@@ -20,6 +24,52 @@ public static class Problems
 
     public static ProblemHttpResult JobNotFound(Guid jobId) =>
         Problem(StatusCodes.Status404NotFound, "job_not_found", "No such job.", $"There is no job {jobId}.");
+
+    /// <summary>
+    /// The code of a problem answered before any endpoint of ours ran (no route, a method the route does not
+    /// take, a value that does not bind): its status's reason phrase, in snake case ("method_not_allowed").
+    /// </summary>
+    public static string CodeFor(int status) =>
+        ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } phrase ? phrase.ToLowerInvariant().Replace(' ', '_').Replace("-", "", StringComparison.Ordinal) : "error";
+
+    public static IServiceCollection AddProblems(this IServiceCollection services)
+    {
+        // Before AddProblemDetails' own writer, which gives up when the Accept header leaves JSON out.
+        services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        return services;
+    }
+}
+
+/// <summary>
+/// Writes every problem as application/problem+json, whatever the request's Accept header says, with a
+/// status, a title and a code. The stock writer declines when Accept leaves JSON out, and the error then goes
+/// out as text/plain, which is exactly what EventSource sends (Accept: text/event-stream); a client should get
+/// a problem it can read either way.
+/// </summary>
+public sealed class ProblemJsonWriter(IOptions<JsonOptions> json) : IProblemDetailsWriter
+{
+    public bool CanWrite(ProblemDetailsContext context) => true;
+
+    public ValueTask WriteAsync(ProblemDetailsContext context)
+    {
+        var response = context.HttpContext.Response;
+        var problem = context.ProblemDetails;
+        problem.Status ??= response.StatusCode;
+        problem.Title ??= ReasonPhrases.GetReasonPhrase(problem.Status.Value);
+        problem.Extensions.TryAdd("code", Problems.CodeFor(problem.Status.Value));
+        response.ContentType = "application/problem+json";
+        return new ValueTask(JsonSerializer.SerializeAsync(response.Body, context.ProblemDetails, context.ProblemDetails.GetType(),
+            json.Value.SerializerOptions, context.HttpContext.RequestAborted));
+    }
+}
+
+/// <summary>The version a conditional request named (If-Match) is not the job's: HTTP 412.</summary>
+public sealed class VersionMismatch(Guid jobId, long actual)
+    : Exception($"Job {jobId} is at version {actual}, not the one If-Match named.")
+{
+    public long Actual { get; } = actual;
 }
 
 /// <summary>The one map from exceptions to status codes: a broken rule is never a 500.</summary>
@@ -32,13 +82,14 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problemDetail
             JobRuleViolation { Kind: ViolationKind.NotFound } v => Problems.Problem(StatusCodes.Status404NotFound, v.Code, "No such job.", v.Message),
             JobRuleViolation { Kind: ViolationKind.Conflict } v => Problems.Problem(StatusCodes.Status409Conflict, v.Code, "The job's state does not allow this.", v.Message),
             JobRuleViolation v => Problems.Problem(StatusCodes.Status422UnprocessableEntity, v.Code, "The values are not acceptable.", v.Message),
-            // A client's If-Match named a version the job has moved past.
-            WrongExpectedVersionException v => Problems.Problem(StatusCodes.Status412PreconditionFailed, "version_mismatch",
-                "The job has changed since the version you sent.", $"If-Match named version {v.ExpectedVersion}; the job is at version {v.ActualVersion}.",
-                new Dictionary<string, object?> { ["currentVersion"] = v.ActualVersion }),
+            VersionMismatch v => Problems.Problem(StatusCodes.Status412PreconditionFailed, "version_mismatch",
+                "The job has changed since the version you sent.", v.Message, new Dictionary<string, object?> { ["currentVersion"] = v.Actual }),
+            // Others kept changing the job while this request was decided again and again.
+            ConcurrencyException => Problems.Problem(StatusCodes.Status409Conflict, "concurrent_change",
+                "The job kept changing while this request was being handled.", "Nothing was changed. Read the job again and retry."),
             BadHttpRequestException b => Problems.Problem(b.StatusCode, "bad_request", "The request is not valid.", b.Message),
             // The database is away (restarting, unreachable): nothing was done, and trying again is safe.
-            NpgsqlException { IsTransient: true } => Problems.Problem(StatusCodes.Status503ServiceUnavailable, "database_unavailable",
+            _ when GroupCommit.IsTransient(exception) => Problems.Problem(StatusCodes.Status503ServiceUnavailable, "database_unavailable",
                 "The database is not available.", "Nothing was changed. Try again shortly (with the same Idempotency-Key, for a submission)."),
             _ => null,
         };

@@ -1,8 +1,9 @@
-using EventSourced.Api.Jobs;
 using EventSourced.Api.JobTypes;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
+using EventSourced.EventStore.Notifications;
 using EventSourced.Projections.Jobs;
+using EventSourced.Scheduling;
 using Microsoft.Extensions.Options;
 using static EventSourced.Domain.Jobs.JobCommand;
 
@@ -41,7 +42,7 @@ public sealed class JobRunner(
     JobLeases leases,
     JobQueries queries,
     JobTypeRegistry types,
-    JobCommands commands,
+    GroupCommit commits,
     EventNotifications notifications,
     StreamWatchers watchers,
     TimeProvider clock,
@@ -76,7 +77,7 @@ public sealed class JobRunner(
             {
                 if (clock.GetUtcNow() >= nextSweep)
                 {
-                    await queue.ExpireLeases(100, types.BackoffFor, _worker, stopping);
+                    await queue.ExpireLeases(100, _worker, stopping);
                     nextSweep = clock.GetUtcNow() + sweepEvery;
                 }
                 var claimed = await ClaimWhatFits(running, stopping);
@@ -134,15 +135,15 @@ public sealed class JobRunner(
         var submitted = claimed.Submitted;
         var type = types.Find(submitted.Type)!;
         var attempt = claimed.State.Attempt;
-        var execution = new JobExecution(submitted.JobId, new JobSnapshot(claimed.State, claimed.Version, claimed.LastSeq), commands,
-            new EventMetadata(submitted.CorrelationId, null, _worker), _options.LeaseDuration, logger);
+        var execution = new JobExecution(submitted.JobId, claimed.TenantId, claimed.State, claimed.Version, commits, queries,
+            new EventMetadata(submitted.CorrelationId, null, _worker), clock, _options.LeaseDuration, logger);
 
         using var cancelRequested = new CancellationTokenSource();
         using var leaseLost = new CancellationTokenSource();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(submitted.TimeoutSeconds), clock);
         using var handler = CancellationTokenSource.CreateLinkedTokenSource(abort, cancelRequested.Token, leaseLost.Token, timeout.Token);
         using var finished = new CancellationTokenSource();
-        var keeping = KeepLease(claimed.Lease, execution, cancelRequested, leaseLost, finished.Token);
+        var keeping = KeepLease(claimed.Lease, claimed.TenantId, execution, cancelRequested, leaseLost, finished.Token);
 
         JobCommand? outcome;
         try
@@ -157,7 +158,7 @@ public sealed class JobRunner(
                 leaseLost.IsCancellationRequested ? null // the attempt is someone else's now: there is nothing left to say
                 : cancelRequested.IsCancellationRequested ? new ConfirmCancellation(attempt)
                 : abort.IsCancellationRequested ? new ReleaseJob(attempt, $"{_worker} shut down before the job finished.")
-                : Failure(type, attempt, "timeout", $"The attempt ran past its time-out of {submitted.TimeoutSeconds} s.");
+                : Failure(attempt, "timeout", $"The attempt ran past its time-out of {submitted.TimeoutSeconds} s.");
         }
         catch (JobRuleViolation v) when (v.Kind == ViolationKind.Conflict && v.Code != "progress_backwards")
         {
@@ -166,11 +167,11 @@ public sealed class JobRunner(
         catch (JobRuleViolation v)
         {
             // The handler broke a rule of jobs: a bug that a retry would repeat.
-            outcome = Failure(type, attempt, v.Code, v.Message, retryable: false);
+            outcome = Failure(attempt, v.Code, v.Message, retryable: false);
         }
         catch (Exception e)
         {
-            outcome = Failure(type, attempt, "handler_error", $"{e.GetType().Name}: {e.Message}");
+            outcome = Failure(attempt, "handler_error", $"{e.GetType().Name}: {e.Message}");
         }
         finally
         {
@@ -195,8 +196,8 @@ public sealed class JobRunner(
         _wakeup.Signal.Set(); // a slot is free
     }
 
-    private static FailAttempt Failure(JobType type, int attempt, string code, string message, bool retryable = true) =>
-        new(attempt, code, message, type.Backoff, Random.Shared.NextDouble(), retryable);
+    private static FailAttempt Failure(int attempt, string code, string message, bool retryable = true) =>
+        new(attempt, code, message, Random.Shared.NextDouble(), retryable);
 
     /// <summary>Records the attempt's outcome; false when it could not be (the job moved on, or the database is away).</summary>
     private async Task<bool> Record(JobExecution execution, JobCommand outcome)
@@ -221,9 +222,10 @@ public sealed class JobRunner(
     /// <summary>
     /// Renews the lease every third of its duration, and watches the job's stream so that a
     /// cancellation request (appended by any node) fires the handler's token at once. The runner's
-    /// own appends move the stream too: only a move past them is worth a look.
+    /// own appends move the stream too: only a move past them is worth a look. Renewals keep the lease's length.
     /// </summary>
-    private async Task KeepLease(Lease lease, JobExecution execution, CancellationTokenSource cancelRequested, CancellationTokenSource leaseLost, CancellationToken finished)
+    private async Task KeepLease(
+        Lease lease, string tenantId, JobExecution execution, CancellationTokenSource cancelRequested, CancellationTokenSource leaseLost, CancellationToken finished)
     {
         using var watch = watchers.Watch(lease.JobId);
         var renewEvery = _options.LeaseDuration / 3;
@@ -238,7 +240,7 @@ public sealed class JobRunner(
                 {
                     if (!moved)
                     {
-                        var renewed = await leases.Renew(lease.JobId, lease.Token, _options.LeaseDuration, finished);
+                        var renewed = await leases.Renew(lease.JobId, lease.Token, null, finished);
                         if (renewed is null)
                         {
                             logger.LogWarning("Lost the lease of job {JobId}, attempt {Attempt}: stopping its handler.", lease.JobId, lease.Attempt);
@@ -249,7 +251,8 @@ public sealed class JobRunner(
                         if (renewed.Value.CancellationRequested)
                             await cancelRequested.CancelAsync();
                     }
-                    else if (watch.LatestSeq > execution.LastSeq && await queries.CancellationRequested(lease.JobId, finished))
+                    else if (watch.LatestVersion > execution.Version
+                        && (await queries.Status(lease.JobId, tenantId, finished))?.State.CancellationRequested == true)
                     {
                         await cancelRequested.CancelAsync();
                     }

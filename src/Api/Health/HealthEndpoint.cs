@@ -1,6 +1,7 @@
-using EventSourced.EventStore;
-using Microsoft.AspNetCore.Http.HttpResults;
+using EventSourced.Api.Errors;
+using EventSourced.EventStore.Notifications;
 using Npgsql;
+using Wolverine.Http;
 
 namespace EventSourced.Api.Health;
 
@@ -10,14 +11,11 @@ public static class HealthEndpoint
 {
     private static readonly TimeSpan DatabaseTimeout = TimeSpan.FromSeconds(2);
 
-    public static void MapHealth(this IEndpointRouteBuilder app) =>
-        app.MapGet("/health", Check).WithName("Health").WithTags("Operations");
-
     /// <summary>200 while the database answers within two seconds, 503 when it does not.</summary>
-    private static async Task<Results<Ok<HealthReport>, ProblemHttpResult>> Check(
-        NpgsqlDataSource dataSource, EventNotifications notifications, HttpContext context, CancellationToken ct)
+    [WolverineGet("/health", OperationId = "Health")]
+    public static async Task<IResult> Check(NpgsqlDataSource dataSource, EventNotifications notifications, HttpContext http, CancellationToken ct)
     {
-        context.Response.Headers.CacheControl = "no-store";
+        http.Response.Headers.CacheControl = "no-store";
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(DatabaseTimeout);
         try
@@ -28,10 +26,8 @@ public static class HealthEndpoint
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException && !ct.IsCancellationRequested)
         {
-            return TypedResults.Problem(
-                title: "The database does not answer.",
-                detail: e is OperationCanceledException ? $"No answer within {DatabaseTimeout.TotalSeconds} s." : e.Message,
-                statusCode: StatusCodes.Status503ServiceUnavailable);
+            return Problems.Problem(StatusCodes.Status503ServiceUnavailable, "database_unavailable", "The database does not answer.",
+                e is OperationCanceledException ? $"No answer within {DatabaseTimeout.TotalSeconds} s." : e.Message);
         }
     }
 }

@@ -67,10 +67,6 @@ public sealed class JobTypeRegistry
 
     public JobType? Find(string name) => _types.GetValueOrDefault(name);
 
-    /// <summary>The type's backoff; the default one for a type no longer configured, whose jobs must still be retried.</summary>
-    public Backoff BackoffFor(string type) =>
-        Find(type)?.Backoff ?? new Backoff(BuiltInDefaults.BackoffBase!.Value, BuiltInDefaults.BackoffCap!.Value);
-
     /// <summary>Registers every job handler and every validator in <paramref name="assembly"/>.</summary>
     public static void AddHandlersAndValidators(IServiceCollection services, Assembly assembly)
     {
@@ -112,7 +108,7 @@ public sealed class JobTypeRegistry
             SubmitRoute = handler.SubmitRoute,
             ValidateInput = async (json, ct) =>
             {
-                var (input, error) = JsonBody.Deserialize<TInput>(json, JsonBody.Strict, "input");
+                var (input, error) = JsonBody.Deserialize<TInput>(json, "input");
                 if (error is not null)
                     return error;
                 var result = await validator.ValidateAsync(input!, ct);

@@ -1,18 +1,10 @@
 using System.Text.Json;
-using EventSourced.Api.DeadLetters;
 using EventSourced.Api.Execution;
 using EventSourced.Api.Http;
-using EventSourced.Api.Jobs.Cancel;
-using EventSourced.Api.Jobs.Events;
-using EventSourced.Api.Jobs.History;
-using EventSourced.Api.Jobs.Result;
-using EventSourced.Api.Jobs.Retry;
-using EventSourced.Api.Jobs.Status;
 using EventSourced.Api.Jobs.Submit;
 using EventSourced.Api.JobTypes;
-using EventSourced.Api.Workers;
-using EventSourced.Projections;
 using EventSourced.Projections.Jobs;
+using EventSourced.Scheduling;
 using FluentValidation;
 
 namespace EventSourced.Api.Jobs;
@@ -22,13 +14,9 @@ public static class JobsModule
     public static IServiceCollection AddJobs(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(JobReadModels.Schema);
-        foreach (var projection in JobReadModels.Projections())
-            services.AddSingleton(projection);
         services.AddSingleton<JobQueries>();
         services.AddSingleton<JobQueue>();
         services.AddSingleton<JobLeases>();
-        services.AddSingleton<JobCommands>();
         services.AddSingleton<JobSubmissions>();
         JobTypeRegistry.AddHandlersAndValidators(services, typeof(JobsModule).Assembly);
         services.AddSingleton<JobTypeRegistry>();
@@ -46,18 +34,5 @@ public static class JobsModule
         ValidatorOptions.Global.PropertyNameResolver = (_, member, _) => member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
         ValidatorOptions.Global.DisplayNameResolver = (_, member, _) => member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
         return services;
-    }
-
-    public static void MapJobs(this WebApplication app)
-    {
-        app.MapSubmit(app.Services.GetRequiredService<JobTypeRegistry>());
-        app.MapStatus();
-        app.MapJobEvents();
-        app.MapResult();
-        app.MapCancel();
-        app.MapRetry();
-        app.MapHistory();
-        app.MapDeadLetters();
-        app.MapWorkers();
     }
 }

@@ -1,11 +1,14 @@
+using System.Globalization;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Jobs;
-using EventSourced.Api.JobTypes;
 using EventSourced.Domain.Jobs;
-using EventSourced.EventStore;
-using EventSourced.Projections.Jobs;
+using EventSourced.EventStore.Notifications;
+using EventSourced.Scheduling;
 using FluentValidation;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine;
+using Wolverine.Http;
 using static EventSourced.Domain.Jobs.JobCommand;
 
 namespace EventSourced.Api.Workers;
@@ -14,7 +17,7 @@ namespace EventSourced.Api.Workers;
 /// Work in any language: a worker outside the service claims a job over HTTP and gets a lease token;
 /// with it, it reports progress, keeps the lease alive with heartbeats (which also tell it when the
 /// job was cancelled), and records completion, failure or a hand-back. A wrong or expired token is a
-/// 409 and appends nothing.
+/// 409 and appends nothing. All under /workers, apart from the tenants' routes.
 /// </summary>
 public static class WorkerEndpoints
 {
@@ -23,19 +26,9 @@ public static class WorkerEndpoints
     // A waiting claim looks again this often even without a notification: a retry falling due announces nothing.
     private static readonly TimeSpan ClaimPoll = TimeSpan.FromSeconds(1);
 
-    public static void MapWorkers(this IEndpointRouteBuilder app)
-    {
-        app.MapPost("/workers/claims", Claim).WithName("ClaimWork")
-            .WithSummary("Claim a job: {\"types\": [...], \"leaseSeconds\"?, \"worker\"?}; 204 when none. Prefer: wait=N waits up to N s for one.");
-        app.MapPost("/jobs/{id:guid}/heartbeat", Heartbeat).WithName("Heartbeat").WithSummary("Extend the lease; says whether the job was cancelled.");
-        app.MapPost("/jobs/{id:guid}/progress", Progress).WithName("ReportProgress");
-        app.MapPost("/jobs/{id:guid}/complete", Complete).WithName("CompleteJob");
-        app.MapPost("/jobs/{id:guid}/fail", Fail).WithName("FailAttempt");
-        app.MapPost("/jobs/{id:guid}/release", Release).WithName("ReleaseJob").WithSummary("Give the job back unfinished (or confirm a cancellation).");
-    }
-
-    private static async Task<IResult> Claim(
-        HttpContext http, JobQueue queue, EventNotifications notifications, IValidator<ClaimRequest> validator, CancellationToken ct)
+    [WolverinePost("/workers/claims", OperationId = "ClaimWork")]
+    public static async Task<IResult> Claim(
+        HttpContext http, [FromServices] JobQueue queue, [FromServices] EventNotifications notifications, IValidator<ClaimRequest> validator, CancellationToken ct)
     {
         var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct);
         if (problem is not null)
@@ -55,7 +48,7 @@ public static class WorkerEndpoints
             if (remaining <= TimeSpan.Zero)
             {
                 if (wait > TimeSpan.Zero)
-                    http.Response.Headers["Preference-Applied"] = $"wait={(int)wait.TotalSeconds}";
+                    http.Response.Headers["Preference-Applied"] = string.Create(CultureInfo.InvariantCulture, $"wait={(int)wait.TotalSeconds}");
                 return TypedResults.NoContent();
             }
             await wakeup.Signal.Wait(remaining < ClaimPoll ? remaining : ClaimPoll, ct);
@@ -67,72 +60,68 @@ public static class WorkerEndpoints
         var id = job.Submitted.JobId;
         return new ClaimedWork(id, job.Submitted.Type, job.Submitted.Input, job.State.Attempt, job.TenantId, job.Submitted.CorrelationId,
             job.Submitted.TimeoutSeconds, job.Lease.Token, job.Lease.ExpiresAt,
-            new WorkerLinks($"/jobs/{id}/heartbeat", $"/jobs/{id}/progress", $"/jobs/{id}/complete", $"/jobs/{id}/fail", $"/jobs/{id}/release"));
+            new WorkerLinks(Link(id, "heartbeat"), Link(id, "progress"), Link(id, "complete"), Link(id, "fail"), Link(id, "release")));
     }
 
-    private static Task<IResult> Heartbeat(Guid id, HttpContext http, IValidator<HeartbeatRequest> validator, JobLeases leases, CancellationToken ct) =>
-        AsHolder(id, http, validator, leases, ct, async (request, _) =>
-        {
-            var lease = request.LeaseSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : DefaultLease;
-            return await leases.Renew(id, request.LeaseToken!.Value, lease, ct) is { } renewed
-                ? TypedResults.Ok(new LeaseRenewed(renewed.Lease.ExpiresAt, renewed.CancellationRequested))
-                : LeaseExpired();
-        });
+    private static string Link(Guid jobId, string action) => $"/workers/jobs/{jobId}/{action}";
 
-    private static Task<IResult> Progress(Guid id, HttpContext http, IValidator<ProgressRequest> validator, JobLeases leases, JobCommands commands, CancellationToken ct) =>
-        AsHolder(id, http, validator, leases, ct, (request, holder) =>
-            Execute(commands, id, _ => new ReportProgress(holder.Attempt, request.Percent!.Value, request.Message), holder, ct));
+    [WolverinePost("/workers/jobs/{id:guid}/heartbeat", OperationId = "Heartbeat")]
+    public static async Task<IResult> Heartbeat(Guid id, HttpContext http, IValidator<HeartbeatRequest> validator, [FromServices] JobLeases leases, CancellationToken ct)
+    {
+        var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct);
+        if (problem is not null)
+            return problem;
+        var length = request!.LeaseSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
+        if (await leases.Renew(id, request.LeaseToken!.Value, length, ct) is { } renewed)
+            return TypedResults.Ok(new LeaseRenewed(renewed.Lease.ExpiresAt, renewed.CancellationRequested));
+        return await leases.Check(id, request.LeaseToken!.Value, ct) is { Check: LeaseCheck.Expired } ? LeaseExpired() : LeaseNotHeld();
+    }
 
-    private static Task<IResult> Complete(Guid id, HttpContext http, IValidator<CompleteRequest> validator, JobLeases leases, JobCommands commands, CancellationToken ct) =>
-        AsHolder(id, http, validator, leases, ct, (request, holder) =>
-            Finish(commands, leases, id, request.LeaseToken!.Value,
-                _ => new CompleteJob(holder.Attempt, request.Result!.Value, request.ContentType ?? "application/json"), holder, ct));
+    [WolverinePost("/workers/jobs/{id:guid}/progress", OperationId = "ReportProgress")]
+    public static Task<IResult> Progress(Guid id, HttpContext http, IValidator<ProgressRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
+        AsHolder(id, http, validator, leases, bus, finishes: false, (request, holder) => new ReportProgress(holder.Attempt, request.Percent!.Value, request.Message), ct);
 
-    private static Task<IResult> Fail(
-        Guid id, HttpContext http, IValidator<FailRequest> validator, JobLeases leases, JobCommands commands, JobTypeRegistry types, CancellationToken ct) =>
-        AsHolder(id, http, validator, leases, ct, (request, holder) =>
-            Finish(commands, leases, id, request.LeaseToken!.Value, job => new FailAttempt(holder.Attempt, request.ErrorCode!, request.ErrorMessage!,
-                types.BackoffFor(job.Type), Random.Shared.NextDouble(), request.Retryable ?? true), holder, ct));
+    [WolverinePost("/workers/jobs/{id:guid}/complete", OperationId = "CompleteJob")]
+    public static Task<IResult> Complete(Guid id, HttpContext http, IValidator<CompleteRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
+        AsHolder(id, http, validator, leases, bus, finishes: true,
+            (request, holder) => new CompleteJob(holder.Attempt, request.Result!.Value, request.ContentType ?? "application/json"), ct);
 
-    private static Task<IResult> Release(Guid id, HttpContext http, IValidator<ReleaseRequest> validator, JobLeases leases, JobCommands commands, CancellationToken ct) =>
-        AsHolder(id, http, validator, leases, ct, (request, holder) =>
-            Finish(commands, leases, id, request.LeaseToken!.Value,
-                _ => new ReleaseJob(holder.Attempt, request.Reason ?? $"Released by {holder.Name}."), holder, ct));
+    [WolverinePost("/workers/jobs/{id:guid}/fail", OperationId = "FailAttempt")]
+    public static Task<IResult> Fail(Guid id, HttpContext http, IValidator<FailRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
+        AsHolder(id, http, validator, leases, bus, finishes: true,
+            (request, holder) => new FailAttempt(holder.Attempt, request.ErrorCode!, request.ErrorMessage!, Random.Shared.NextDouble(), request.Retryable ?? true), ct);
 
-    private readonly record struct Holder(int Attempt, string Name);
+    /// <summary>Give the job back unfinished, or confirm a cancellation the heartbeat announced.</summary>
+    [WolverinePost("/workers/jobs/{id:guid}/release", OperationId = "ReleaseJob")]
+    public static Task<IResult> Release(Guid id, HttpContext http, IValidator<ReleaseRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
+        AsHolder(id, http, validator, leases, bus, finishes: true,
+            (request, holder) => new ReleaseJob(holder.Attempt, request.Reason ?? $"Released by {holder.Holder}."), ct);
 
-    /// <summary>Reads and validates the body, then lets <paramref name="act"/> run only if its token holds the job's live lease.</summary>
+    /// <summary>
+    /// Reads and validates the body, then, only if its token holds the job's live lease, runs the command for
+    /// the job's tenant, as the lease's holder; a command that <paramref name="finishes"/> the attempt gives the lease up.
+    /// </summary>
     private static async Task<IResult> AsHolder<T>(
-        Guid id, HttpContext http, IValidator<T> validator, JobLeases leases, CancellationToken ct, Func<T, Holder, Task<IResult>> act)
+        Guid id, HttpContext http, IValidator<T> validator, JobLeases leases, IMessageBus bus, bool finishes, Func<T, LeaseHolder, JobCommand> command, CancellationToken ct)
         where T : class, IFromLeaseHolder
     {
         var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct);
         if (problem is not null)
             return problem;
-        var (check, attempt, holder) = await leases.Check(id, request!.LeaseToken!.Value, ct);
-        return check switch
-        {
-            LeaseCheck.Held => await act(request, new Holder(attempt, holder)),
-            LeaseCheck.Expired => LeaseExpired(),
-            _ => Problems.Problem(StatusCodes.Status409Conflict, "lease_not_held", "This token does not hold the job's lease.",
-                "The token is wrong, or its attempt is over (the job finished, or was given to someone else). Stop working on it."),
-        };
+        var token = request!.LeaseToken!.Value;
+        var holder = await leases.Check(id, token, ct);
+        if (holder.Check != LeaseCheck.Held)
+            return holder.Check == LeaseCheck.Expired ? LeaseExpired() : LeaseNotHeld();
+
+        var changed = await bus.InvokeForTenantAsync<JobChanged>(holder.TenantId,
+            new ChangeJob(id, command(request, holder), null, RequestMetadata.Of(http, $"worker:{holder.Holder}")), ct);
+        if (finishes)
+            await leases.Release(id, token, CancellationToken.None);
+        return TypedResults.Ok(new WorkerOutcome(JobDecider.Name(changed.State.Status), changed.State.Attempt, changed.Version, changed.State.CancellationRequested));
     }
 
-    private static async Task<IResult> Execute(JobCommands commands, Guid id, Func<Job, JobCommand> command, Holder holder, CancellationToken ct)
-    {
-        var after = await commands.Execute(id, command, new EventMetadata(Actor: $"worker:{holder.Name}"), ct: ct);
-        return TypedResults.Ok(new WorkerOutcome(JobDecider.Name(after.State.Status), after.State.Attempt, after.Version, after.State.CancellationRequested));
-    }
-
-    /// <summary>Records the attempt's outcome, then gives up the lease: the attempt is over.</summary>
-    private static async Task<IResult> Finish(
-        JobCommands commands, JobLeases leases, Guid id, Guid token, Func<Job, JobCommand> command, Holder holder, CancellationToken ct)
-    {
-        var result = await Execute(commands, id, command, holder, ct);
-        await leases.Release(id, token, CancellationToken.None);
-        return result;
-    }
+    private static IResult LeaseNotHeld() => Problems.Problem(StatusCodes.Status409Conflict, "lease_not_held", "This token does not hold the job's lease.",
+        "The token is wrong, or its attempt is over (the job finished, or was given to someone else). Stop working on it.");
 
     private static IResult LeaseExpired() => Problems.Problem(StatusCodes.Status409Conflict, "lease_expired", "The lease ran out.",
         "No heartbeat came in time: the attempt counts as failed and the job is retried. Stop working on it.");
@@ -142,8 +131,11 @@ public static class WorkerEndpoints
     {
         foreach (var preference in request.Headers["Prefer"].SelectMany(v => v!.Split([',', ';'], StringSplitOptions.TrimEntries)))
         {
-            if (preference.StartsWith("wait=", StringComparison.OrdinalIgnoreCase) && int.TryParse(preference[5..], out var seconds) && seconds > 0)
+            if (preference.StartsWith("wait=", StringComparison.OrdinalIgnoreCase)
+                && int.TryParse(preference.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
+            {
                 return TimeSpan.FromSeconds(Math.Min(seconds, MaxWaitSeconds));
+            }
         }
         return TimeSpan.Zero;
     }

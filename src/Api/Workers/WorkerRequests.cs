@@ -46,9 +46,14 @@ public sealed class ClaimRequestValidator : AbstractValidator<ClaimRequest>
 {
     public ClaimRequestValidator(JobTypes.JobTypeRegistry types)
     {
+        var external = types.All.Where(t => !t.RunsInProcess).Select(t => t.Name).Order().ToList();
         RuleFor(r => r.Types).NotEmpty().WithMessage("'types' must name the job types this worker runs.");
         RuleForEach(r => r.Types).Must(type => type is not null && types.Find(type) is not null)
             .WithMessage((_, type) => $"Unknown job type '{type}'. The types are: {string.Join(", ", types.Names.Order())}.");
+        // A type the service runs itself is never left for a worker: claiming it would wait forever.
+        RuleForEach(r => r.Types).Must(type => types.Find(type!) is not { RunsInProcess: true })
+            .WithMessage((_, type) => $"'{type}' is run by the service itself; workers claim only external types"
+                + (external.Count > 0 ? $": {string.Join(", ", external)}." : ", and none is configured (Jobs__Types__<type>__External=true)."));
         RuleFor(r => r.LeaseSeconds).InclusiveBetween(WorkerRules.MinLeaseSeconds, WorkerRules.MaxLeaseSeconds);
         RuleFor(r => r.Worker).MaximumLength(200);
     }
@@ -79,7 +84,10 @@ public sealed class CompleteRequestValidator : AbstractValidator<CompleteRequest
     {
         this.LeaseToken();
         RuleFor(r => r.Result).NotNull().WithMessage("'result' is required: any JSON, or a JSON string with a contentType.");
-        RuleFor(r => r.ContentType).MaximumLength(200);
+        RuleFor(r => r.ContentType).MaximumLength(200)
+            .Must(type => Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(type, out var parsed) && parsed.MediaType.Value!.Contains('/'))
+            .When(r => r.ContentType is not null)
+            .WithMessage("'contentType' must be a media type, such as text/csv.");
     }
 }
 

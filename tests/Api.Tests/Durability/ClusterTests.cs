@@ -20,7 +20,7 @@ public sealed class ClusterTests(TestDatabase db, ITestOutputHelper output) : IC
         var clock = Stopwatch.StartNew();
         var ids = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
             clients[i % 2].Submit("transcode", """{"fileId":"many","steps":1,"stepMs":50}""")));
-        await Eventually.Get(() => db.Scalar<long>("SELECT count(*) FROM job_status WHERE status = 'completed' AND id = ANY($1)", ids),
+        await Eventually.Get(() => db.Scalar<long>("SELECT count(*) FROM jobs.mt_doc_job_status WHERE status = 'Completed' AND id = ANY($1)", ids),
             done => done == 200, "all 200 jobs to complete", TimeSpan.FromMinutes(2));
         output.WriteLine($"200 jobs submitted and completed over two nodes in {clock.Elapsed.TotalSeconds:F1} s.");
 
@@ -34,7 +34,7 @@ public sealed class ClusterTests(TestDatabase db, ITestOutputHelper output) : IC
             workers.Add(started.Worker);
         }
         Assert.Equal(["node-a", "node-b"], workers.Order());
-        Assert.Equal(0L, await db.Scalar<long>("SELECT count(*) FROM job_leases"));
+        Assert.Equal(0L, await db.Scalar<long>("SELECT count(*) FROM jobs.job_leases"));
     }
 
     [Fact]

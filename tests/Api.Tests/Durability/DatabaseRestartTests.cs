@@ -50,14 +50,14 @@ public sealed class DatabaseRestartTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         await Eventually.Get(async () =>
         {
-            await using var count = db.CreateCommand("SELECT count(*) FROM job_status WHERE status = 'completed' AND id = ANY($1)");
+            await using var count = db.CreateCommand("SELECT count(*) FROM jobs.mt_doc_job_status WHERE status = 'Completed' AND id = ANY($1)");
             count.Parameters.Add(new() { Value = ids });
             return (long)(await count.ExecuteScalarAsync())!;
         }, done => done == ids.Length, "every accepted job to complete", TimeSpan.FromMinutes(2));
         output.WriteLine($"{ids.Length} jobs accepted; all completed {clock.Elapsed.TotalSeconds:F1} s after the load stopped.");
 
         // One job per key, however often a submission was retried.
-        await using (var streams = db.CreateCommand("SELECT count(*) FROM streams"))
+        await using (var streams = db.CreateCommand("SELECT count(*) FROM jobs.mt_streams WHERE type = 'job'"))
             Assert.Equal(ids.Length, (long)(await streams.ExecuteScalarAsync())!);
         var retried = 0;
         foreach (var id in ids)
@@ -73,7 +73,7 @@ public sealed class DatabaseRestartTests(ITestOutputHelper output)
         foreach (var (follower, id) in followers.Zip(followed))
         {
             var events = await follower;
-            await using var seqs = db.CreateCommand("SELECT array_agg(seq_id ORDER BY version) FROM events WHERE stream_id = $1");
+            await using var seqs = db.CreateCommand("SELECT array_agg(seq_id ORDER BY version) FROM jobs.mt_events WHERE stream_id = $1");
             seqs.Parameters.Add(new() { Value = id });
             Assert.Equal((long[])(await seqs.ExecuteScalarAsync())!, events.Select(e => e.Seq));
         }

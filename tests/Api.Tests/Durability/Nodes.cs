@@ -1,8 +1,5 @@
 using EventSourced.Domain.Jobs;
-using EventSourced.EventStore;
-using EventSourced.Projections;
 using EventSourced.TestSupport;
-using Npgsql;
 
 namespace EventSourced.Api.Tests.Durability;
 
@@ -35,9 +32,8 @@ public static class Nodes
     /// <summary>A job's events, read straight from the database the nodes share.</summary>
     public static async Task<List<JobEvent>> History(string connectionString, Guid jobId)
     {
-        await using var dataSource = NpgsqlDataSource.Create(connectionString);
-        var store = new PostgresEventStore(dataSource, JobReadModels.EventTypes(), []);
-        return [.. (await store.ReadStream(jobId)).Select(e => (JobEvent)e.Data)];
+        using var store = JobStoreProcess.On(connectionString);
+        return [.. await store.Events(jobId)];
     }
 
     public static async Task<Guid> Submit(this HttpClient client, string type, string input, string? extra = null)

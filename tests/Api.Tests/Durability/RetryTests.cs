@@ -33,8 +33,12 @@ public sealed class RetryTests(TestDatabase db) : IClassFixture<TestDatabase>
 
         var redriven = await client.PostAsync($"/jobs/{id}/retry", new StringContent("""{"reason":"deployed the fix"}""", null, "application/json"));
         Assert.Equal(HttpStatusCode.Accepted, redriven.StatusCode);
+        // A fresh set of three attempts after the three used: attempt 4 of at most 6, never past the limit.
+        var again = await redriven.Json();
+        Assert.Equal((3, 6), (again.GetProperty("attempt").GetInt32(), again.GetProperty("maxAttempts").GetInt32()));
         await client.WaitForStatus(id, "completed");
-        Assert.Equal(4, (await (await client.GetAsync($"/jobs/{id}")).Json()).GetProperty("attempt").GetInt32());
+        var completed = await (await client.GetAsync($"/jobs/{id}")).Json();
+        Assert.Equal((4, 6), (completed.GetProperty("attempt").GetInt32(), completed.GetProperty("maxAttempts").GetInt32()));
         Assert.DoesNotContain((await (await client.GetAsync("/dead-letters")).Json()).GetProperty("items").EnumerateArray(), l => l.Str("jobId") == id.ToString());
         Assert.Equal(HttpStatusCode.Conflict, (await client.PostAsync($"/jobs/{id}/retry", null)).StatusCode);
     }

@@ -1,14 +1,15 @@
-using EventSourced.Api.Errors;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
-using EventSourced.Api.Jobs.Status;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
+using EventSourced.EventStore.Notifications;
 using EventSourced.Projections.Jobs;
+using JasperFx.Events;
 using Microsoft.Extensions.Options;
-using Npgsql;
+using Wolverine.Http;
 using static EventSourced.Domain.Jobs.JobEvent;
 
 namespace EventSourced.Api.Jobs.Events;
@@ -50,11 +51,9 @@ public static class JobEventsEndpoint
 {
     private static readonly TimeSpan DatabaseRetry = TimeSpan.FromSeconds(1);
 
-    public static void MapJobEvents(this IEndpointRouteBuilder app) =>
-        app.MapGet("/jobs/{id:guid}/events", Stream).WithName("JobEvents").WithSummary("Follow a job over Server-Sent Events.");
-
-    private static async Task<IResult> Stream(
-        Guid id, Tenant tenant, HttpContext http, JobQueries queries, PostgresEventStore store, StreamWatchers watchers,
+    [WolverineGet("/jobs/{id:guid}/events", OperationId = "JobEvents")]
+    public static async Task<IResult> Stream(
+        Guid id, HttpContext http, JobQueries queries, StreamReads reads, StreamWatchers watchers,
         SseKeepAlive keepAlive, IOptions<SseOptions> options, IHostApplicationLifetime lifetime, ILogger<SseOptions> logger)
     {
         if (!TryLastEventId(http.Request, out var lastEventId))
@@ -62,10 +61,11 @@ public static class JobEventsEndpoint
             return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_last_event_id",
                 "Last-Event-ID must be the id of an event this stream sent (a whole number).");
         }
-        var row = await queries.Status(id, tenant.Id, http.RequestAborted);
-        if (row is null)
+        var tenant = Tenant.Of(http);
+        var view = await queries.Status(id, tenant, http.RequestAborted);
+        if (view is null)
             return Problems.JobNotFound(id);
-        if (row.IsFinished && lastEventId >= row.LastSeq)
+        if (view.State.IsFinished && lastEventId >= view.LastSeq)
             return TypedResults.NoContent();
 
         // Ends with the client, or when this node shuts down: the client reconnects elsewhere and resumes.
@@ -86,10 +86,10 @@ public static class JobEventsEndpoint
                 {
                     state = Job.Evolve(state, (JobEvent)e.Data);
                     version = e.Version;
-                    if (e.Seq <= sent)
+                    if (e.Sequence <= sent)
                         continue;
-                    sse.Event(e.Seq, EventName((JobEvent)e.Data, state), Data(e, state), JobEventJson.Default.JobEventData);
-                    sent = e.Seq;
+                    sse.Event(e.Sequence, EventName((JobEvent)e.Data, state), Data(e, state), JobEventJson.Default.JobEventData);
+                    sent = e.Sequence;
                 }
                 await sse.Flush(ct);
                 if (state!.IsFinished)
@@ -106,15 +106,15 @@ public static class JobEventsEndpoint
 
         // The stream stays open while the database is away (a restart): browsers' EventSource
         // reconnects after a dropped stream, but gives up for good on the 503 it would then get.
-        async Task<IReadOnlyList<StoredEvent>> ReadAfter(long version)
+        async Task<IReadOnlyList<IEvent>> ReadAfter(long version)
         {
             while (true)
             {
                 try
                 {
-                    return await store.ReadStream(id, version + 1, ct);
+                    return await reads.Read(id, tenant, version + 1, ct);
                 }
-                catch (NpgsqlException e) when (e.IsTransient)
+                catch (Exception e) when (GroupCommit.IsTransient(e))
                 {
                     logger.LogWarning("Event stream of job {JobId} waits for the database: {Error}", id, e.Message);
                     await watch.WaitForAppend(options.Value.KeepAlive < DatabaseRetry ? options.Value.KeepAlive : DatabaseRetry, ct);
@@ -137,10 +137,10 @@ public static class JobEventsEndpoint
     /// <summary>The SSE event name: "progress" for progress, otherwise the job's status after the event.</summary>
     private static string EventName(JobEvent e, Job state) => e is JobProgressed ? "progress" : JobDecider.Name(state.Status);
 
-    private static JobEventData Data(StoredEvent stored, Job state)
+    private static JobEventData Data(IEvent stored, Job state)
     {
         var e = (JobEvent)stored.Data;
-        var data = new JobEventData(state.Id, stored.TypeName, JobDecider.Name(state.Status), state.Progress, state.Attempt, stored.Version, e.At);
+        var data = new JobEventData(state.Id, stored.EventTypeName, JobDecider.Name(state.Status), state.Progress, state.Attempt, stored.Version, e.At);
         return e switch
         {
             JobSubmitted s => data with { JobType = s.Type, CorrelationId = s.CorrelationId },

@@ -1,8 +1,9 @@
-using EventSourced.Api.Errors;
 using System.Text.Json;
+using EventSourced.Api.Errors;
 using EventSourced.Api.Tenancy;
 using EventSourced.EventStore;
-using EventSourced.Projections.Jobs;
+using Marten;
+using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.History;
 
@@ -11,29 +12,48 @@ public sealed record HistoryEntry(long Seq, long Version, string Type, DateTimeO
 public sealed record JobHistory(Guid JobId, IReadOnlyList<HistoryEntry> Events);
 
 /// <summary>
-/// GET /jobs/{id}/history: every event of the job, as stored, for auditors. With ?version=N or
-/// ?at=2026-01-31T12:00:00Z, the history as it stood then.
+/// GET /jobs/{id}/history: every event of the job, as stored, with who and what caused it, for auditors.
+/// With ?version=N or ?at=2026-01-31T12:00:00Z, the history as it stood then.
 /// </summary>
 public static class JobHistoryEndpoint
 {
-    public static void MapHistory(this IEndpointRouteBuilder app) =>
-        app.MapGet("/jobs/{id:guid}/history", Get).WithName("GetJobHistory").WithSummary("A job's full event history, optionally as of a version or a moment.");
-
-    private static async Task<IResult> Get(
-        Guid id, Tenant tenant, long? version, DateTimeOffset? at, JobQueries queries, PostgresEventStore store, CancellationToken ct)
+    [WolverineGet("/jobs/{id:guid}/history", OperationId = "GetJobHistory")]
+    public static async Task<IResult> Get(Guid id, HttpContext http, IDocumentStore store, CancellationToken ct)
     {
-        if (await queries.Status(id, tenant.Id, ct) is null)
-            return Problems.JobNotFound(id);
-        if (version is not null && at is not null)
-        {
-            return Problems.Problem(StatusCodes.Status400BadRequest, "conflicting_parameters",
-                "Ask for the history as of a version or as of a moment, not both.");
-        }
+        var (version, at, problem) = AsOf(http.Request);
+        if (problem is not null)
+            return problem;
 
-        var events = version is { } v ? await store.ReadStreamAsOf(id, v, ct)
-            : at is { } moment ? await store.ReadStreamAsOf(id, moment, ct)
-            : await store.ReadStream(id, ct: ct);
+        await using var session = store.QuerySession(Tenant.Of(http));
+        var events = await session.Events.FetchStreamAsync(id, version ?? 0, at, token: ct);
+        if (events.Count == 0 && await session.Events.FetchStreamStateAsync(id, ct) is null)
+            return Problems.JobNotFound(id);
         return TypedResults.Ok(new JobHistory(id, [.. events.Select(e => new HistoryEntry(
-            e.Seq, e.Version, e.TypeName, e.Timestamp, JsonSerializer.SerializeToElement(e.Data, e.Data.GetType(), EventTypes.Json), e.Metadata))]));
+            e.Sequence, e.Version, e.EventTypeName, e.Timestamp, JsonSerializer.SerializeToElement(e.Data, e.Data.GetType(), JsonSerializerOptions.Web),
+            new EventMetadata(e.CorrelationId, e.CausationId, e.UserName)))]));
+    }
+
+    /// <summary>The version or the moment the history is asked as of, or a problem with the query.</summary>
+    private static (long? Version, DateTimeOffset? At, IResult? Problem) AsOf(HttpRequest request)
+    {
+        var (version, at) = (request.Query["version"].ToString(), request.Query["at"].ToString());
+        if (version.Length > 0 && at.Length > 0)
+        {
+            return (null, null, Problems.Problem(StatusCodes.Status400BadRequest, "conflicting_parameters",
+                "Ask for the history as of a version or as of a moment, not both."));
+        }
+        if (version.Length > 0)
+        {
+            return long.TryParse(version, out var v) && v > 0
+                ? (v, null, null)
+                : (null, null, Problems.Problem(StatusCodes.Status400BadRequest, "invalid_version", "version must be a whole number from 1."));
+        }
+        if (at.Length > 0)
+        {
+            return DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t)
+                ? (null, t, null)
+                : (null, null, Problems.Problem(StatusCodes.Status400BadRequest, "invalid_timestamp", "at must be a moment such as 2026-11-22T12:00:00Z."));
+        }
+        return (null, null, null);
     }
 }

@@ -2,28 +2,42 @@ using EventSourced.Api.Errors;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
 using EventSourced.Projections.Jobs;
+using Microsoft.Net.Http.Headers;
+using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.Result;
 
 /// <summary>GET /jobs/{id}/result: what a completed job produced, in its own content type (JSON, a CSV, ...).</summary>
 public static class JobResultEndpoint
 {
-    public static void MapResult(this IEndpointRouteBuilder app) =>
-        app.MapGet("/jobs/{id:guid}/result", Get).WithName("GetJobResult").WithSummary("A completed job's result.");
+    /// <summary>
+    /// Content types served inline: data a browser will not run as a page or a script. A worker may send
+    /// any type, and this origin must not serve its HTML or SVG as a page: any other is an attachment.
+    /// </summary>
+    private static readonly HashSet<string> Inline = new(StringComparer.OrdinalIgnoreCase) { "application/json", "text/csv", "text/plain" };
 
-    private static async Task<IResult> Get(Guid id, Tenant tenant, JobQueries queries, CancellationToken ct)
+    [WolverineGet("/jobs/{id:guid}/result", OperationId = "GetJobResult")]
+    public static async Task<IResult> Get(Guid id, HttpContext http, JobQueries queries, CancellationToken ct)
     {
-        var row = await queries.Status(id, tenant.Id, ct);
-        if (row is null)
+        var tenant = Tenant.Of(http);
+        var view = await queries.Status(id, tenant, ct);
+        if (view is null)
             return Problems.JobNotFound(id);
-        if (row.Status != JobStatus.Completed || await queries.Result(id, ct) is not { } result)
+        if (view.State.Status != JobStatus.Completed || await queries.Result(id, tenant, ct) is not { } result)
         {
-            var status = JobDecider.Name(row.Status);
+            var status = JobDecider.Name(view.State.Status);
             return Problems.Problem(StatusCodes.Status409Conflict, "job_not_completed",
-                row.IsFinished ? "The job ended without a result." : "The job has no result yet.",
+                view.State.IsFinished ? "The job ended without a result." : "The job has no result yet.",
                 $"Job {id} is {status}.",
                 new Dictionary<string, object?> { ["jobStatus"] = status, ["statusUrl"] = JobLinks.Status(id) });
         }
-        return TypedResults.Text(result.Body, result.ContentType);
+
+        http.Response.Headers.XContentTypeOptions = "nosniff";
+        var mediaType = MediaTypeHeaderValue.TryParse(result.ContentType, out var parsed) ? parsed.MediaType.Value ?? "" : "";
+        var isJson = mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+        if (!isJson && !Inline.Contains(mediaType))
+            http.Response.Headers.ContentDisposition = $"attachment; filename=\"{id}-result\"";
+        // JSON is served as the JSON it is; any other content type was stored as a JSON string holding its text.
+        return TypedResults.Text(isJson ? result.Body.GetRawText() : result.Body.GetString() ?? result.Body.GetRawText(), result.ContentType);
     }
 }

@@ -1,12 +1,16 @@
 using EventSourced.Api.Errors;
+using EventSourced.Api.JobTypes;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
 using EventSourced.Projections.Jobs;
+using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.Status;
 
-public sealed record JobError(string Code, string Message);
-
+/// <param name="Attempt">The number of the current or last attempt, counting every start, as the history does.</param>
+/// <param name="MaxAttempts">The number of the last attempt the job may make; a hand-back moves it on by one, a redrive by a fresh set.</param>
+/// <param name="CompletedAt">When it completed; only for a completed job.</param>
+/// <param name="FinishedAt">When it completed, failed for good or was cancelled.</param>
 public sealed record JobStatusResponse(
     Guid JobId,
     string Type,
@@ -21,19 +25,22 @@ public sealed record JobStatusResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     DateTimeOffset? CompletedAt,
+    DateTimeOffset? FinishedAt,
     string? ResultUrl,
     JobError? Error,
     long Version)
 {
-    public static JobStatusResponse From(JobStatusRow row) => new(
-        row.Id, row.Type, JobDecider.Name(row.Status), row.Progress, row.Message, row.Attempt, row.MaxAttempts,
-        // When the next attempt is due, for a job waiting to be retried or run again.
-        row.Status == JobStatus.Queued && row.Attempt > 0 ? row.RunAfter : null,
-        row.CancellationRequested, row.CorrelationId,
-        row.CreatedAt, row.UpdatedAt, row.CompletedAt,
-        row.Status == JobStatus.Completed ? JobLinks.Result(row.Id) : null,
-        row.ErrorCode is null ? null : new JobError(row.ErrorCode, row.ErrorMessage ?? ""),
-        row.Version);
+    public static JobStatusResponse From(JobStatusView view)
+    {
+        var state = view.State;
+        var completed = state.Status == JobStatus.Completed;
+        return new JobStatusResponse(
+            view.Id, state.Type, JobDecider.Name(state.Status), state.Progress, view.Message, state.Attempt, state.MaxAttempts,
+            // When the next attempt is due, for a job waiting to be retried or run again.
+            state.Status == JobStatus.Queued && state.Attempt > 0 ? view.RunAfter : null,
+            state.CancellationRequested, view.CorrelationId, view.CreatedAt, view.UpdatedAt,
+            completed ? view.FinishedAt : null, view.FinishedAt, completed ? JobLinks.Result(view.Id) : null, view.Error, view.Version);
+    }
 }
 
 /// <summary>
@@ -42,22 +49,19 @@ public sealed record JobStatusResponse(
 /// </summary>
 public static class JobStatusEndpoint
 {
-    public static void MapStatus(this IEndpointRouteBuilder app) =>
-        app.MapGet("/jobs/{id:guid}", Get).WithName("GetJob").WithSummary("Where a job stands.");
-
-    private static async Task<IResult> Get(Guid id, Tenant tenant, JobQueries queries, HttpContext http, CancellationToken ct)
+    [WolverineGet("/jobs/{id:guid}", OperationId = "GetJob")]
+    public static async Task<IResult> Get(Guid id, HttpContext http, JobQueries queries, JobTypeRegistry types, TimeProvider clock, CancellationToken ct)
     {
-        var row = await queries.Status(id, tenant.Id, ct);
-        if (row is null)
+        var view = await queries.Status(id, Tenant.Of(http), ct);
+        if (view is null)
             return Problems.JobNotFound(id);
 
-        var etag = JobLinks.ETag(row.Version);
+        var etag = JobLinks.ETag(view.Version);
         http.Response.Headers.ETag = etag;
         http.Response.Headers.CacheControl = "no-store";
-        if (!row.IsFinished)
-            http.Response.Headers.RetryAfter = "1";
+        RetryAfter.Set(http.Response, view.State, view.RunAfter, types.Find(view.State.Type) is { RunsInProcess: false }, clock.GetUtcNow());
         if (http.Request.GetTypedHeaders().IfNoneMatch.Any(tag => tag.Tag == etag || tag.Tag == "*"))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
-        return TypedResults.Ok(JobStatusResponse.From(row));
+        return TypedResults.Ok(JobStatusResponse.From(view));
     }
 }

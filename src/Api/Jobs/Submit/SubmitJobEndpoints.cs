@@ -1,6 +1,6 @@
-using EventSourced.Api.Errors;
 using System.Diagnostics;
 using System.Text.Json;
+using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Tenancy;
@@ -8,6 +8,9 @@ using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
 using FluentValidation;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine.Http;
+using ExistingStreamIdCollisionException = Marten.Exceptions.ExistingStreamIdCollisionException;
 
 namespace EventSourced.Api.Jobs.Submit;
 
@@ -44,46 +47,46 @@ public static class SubmitJobEndpoints
 {
     public const string IdempotencyKeyHeader = "Idempotency-Key";
 
-    public static void MapSubmit(this IEndpointRouteBuilder app, JobTypeRegistry types)
-    {
-        app.MapPost("/jobs", SubmitAnyType)
-            .WithName("SubmitJob")
-            .WithSummary("Submit work of any type: {\"type\", \"input\", \"callbackUrl\"?, \"correlationId\"?}.");
-        foreach (var type in types.All.Where(t => t.SubmitRoute is not null))
-        {
-            app.MapPost(type.SubmitRoute!, (HttpContext http, Tenant tenant, JobSubmissions submissions, CancellationToken ct) =>
-                    SubmitOneType(type.Name, http, tenant, submissions, ct))
-                .WithName("Submit_" + type.Name)
-                .WithSummary($"Submit a {type.Name} job; the body is its input.");
-        }
-    }
-
-    private static async Task<IResult> SubmitAnyType(HttpContext http, Tenant tenant, JobSubmissions submissions, CancellationToken ct)
+    [WolverinePost("/jobs", OperationId = "SubmitJob")]
+    public static async Task<IResult> SubmitAnyType(HttpContext http, [FromServices] JobSubmissions submissions, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.Read(http.Request, ct);
         if (problem is not null)
             return problem;
-        var (request, errors) = JsonBody.Deserialize<SubmitJobRequest>(body, JobSubmissions.RequestJson, "");
-        return errors is not null ? Problems.Validation(errors) : await submissions.Submit(request!, http, tenant, ct);
+        var (request, errors) = JsonBody.Deserialize<SubmitJobRequest>(body, "");
+        return errors is not null ? Problems.Validation(errors) : await submissions.Submit(request!, http, ct);
     }
 
-    private static async Task<IResult> SubmitOneType(string type, HttpContext http, Tenant tenant, JobSubmissions submissions, CancellationToken ct)
+    /// <summary>
+    /// Each job type's own route, whose body is the input alone. Minimal-API endpoints: the routes are known
+    /// only at start-up, from the handlers found, and Wolverine's routes come from attributes.
+    /// </summary>
+    public static void MapSubmitRoutes(this IEndpointRouteBuilder app, JobTypeRegistry types)
     {
-        var (body, problem) = await JsonBody.Read(http.Request, ct);
-        return problem ?? await submissions.Submit(new SubmitJobRequest(type, body, null, null), http, tenant, ct);
+        foreach (var type in types.All.Where(t => t.SubmitRoute is not null))
+        {
+            app.MapPost(type.SubmitRoute!, async (HttpContext http, JobSubmissions submissions, CancellationToken ct) =>
+                {
+                    var (body, problem) = await JsonBody.Read(http.Request, ct, prefix: "input");
+                    return problem ?? await submissions.Submit(new SubmitJobRequest(type.Name, body, null, null), http, ct);
+                })
+                .WithName("Submit_" + type.Name)
+                .WithSummary($"Submit a {type.Name} job; the body is its input.");
+        }
     }
 }
 
 public sealed class JobSubmissions(
-    PostgresEventStore store, JobQueries queries, JobTypeRegistry types, IValidator<SubmitJobRequest> validator, TimeProvider clock)
+    GroupCommit commits, JobQueries queries, JobTypeRegistry types, IValidator<SubmitJobRequest> validator, TimeProvider clock)
 {
-    public static readonly JsonSerializerOptions RequestJson = new(JsonBody.Strict)
+    private static readonly JsonSerializerOptions Canonical = new(JsonBody.Strict)
     {
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public async Task<IResult> Submit(SubmitJobRequest request, HttpContext http, Tenant tenant, CancellationToken ct)
+    public async Task<IResult> Submit(SubmitJobRequest request, HttpContext http, CancellationToken ct)
     {
+        var tenant = Tenant.Of(http);
         var key = http.Request.Headers[SubmitJobEndpoints.IdempotencyKeyHeader].ToString();
         if (string.IsNullOrWhiteSpace(key))
         {
@@ -101,27 +104,25 @@ public sealed class JobSubmissions(
             return Problems.Validation(errors);
 
         var type = types.Find(request.Type!)!;
-        var jobId = Idempotency.JobId(tenant.Id, key);
-        var fingerprint = Idempotency.Fingerprint(JsonSerializer.SerializeToElement(request, RequestJson));
+        var jobId = Idempotency.JobId(tenant, key);
+        var fingerprint = Idempotency.Fingerprint(JsonSerializer.SerializeToElement(request, Canonical));
+        var now = clock.GetUtcNow();
         var submitted = JobDecider.Decide(
             new JobCommand.SubmitJob(jobId, type.Name, request.Input!.Value, request.CallbackUrl, request.CorrelationId, fingerprint, key,
-                request.MaxAttempts ?? type.MaxAttempts, request.TimeoutSeconds ?? (int)Math.Ceiling(type.Timeout.TotalSeconds)),
-            null, clock.GetUtcNow());
-        var metadata = new EventMetadata(
-            CorrelationId: request.CorrelationId ?? Activity.Current?.TraceId.ToString(),
-            CausationId: http.TraceIdentifier,
-            Actor: "api");
+                request.MaxAttempts ?? type.MaxAttempts, request.TimeoutSeconds ?? (int)Math.Ceiling(type.Timeout.TotalSeconds), type.Backoff),
+            null, now);
+        var metadata = new EventMetadata(request.CorrelationId ?? Activity.Current?.TraceId.ToString(), http.TraceIdentifier, "api");
         try
         {
-            await store.StartStream(jobId, "job", [.. submitted], metadata, tenant.Id, ct);
-            return Accepted(jobId, http, replayed: false);
+            await commits.Append(new StreamAppend(jobId, tenant, 0, [.. submitted], metadata, typeof(Job)), ct);
+            return Accepted(jobId, Job.Fold(submitted)!, runAfter: now, type, http, replayed: false, now);
         }
-        catch (StreamAlreadyExistsException)
+        catch (ExistingStreamIdCollisionException)
         {
-            var existing = await queries.Status(jobId, tenant.Id, ct)
-                ?? throw new InvalidOperationException($"Job {jobId} exists but has no status row.");
+            var existing = await queries.Status(jobId, tenant, ct)
+                ?? throw new InvalidOperationException($"Job {jobId} exists but has no status.");
             return existing.Fingerprint == fingerprint
-                ? Accepted(jobId, http, replayed: true)
+                ? Accepted(jobId, existing.State, existing.RunAfter, type, http, replayed: true, now)
                 : Problems.Problem(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused",
                     "This Idempotency-Key was used for a different request.",
                     $"Job {jobId} was submitted with this key and another body. Use a new key for new work.",
@@ -138,11 +139,12 @@ public sealed class JobSubmissions(
         return errors;
     }
 
-    private static IResult Accepted(Guid jobId, HttpContext http, bool replayed)
+    /// <summary>The 202: where to follow the job, and where it stands now (a replay of a finished job says so).</summary>
+    private static IResult Accepted(Guid jobId, Job state, DateTimeOffset? runAfter, JobType type, HttpContext http, bool replayed, DateTimeOffset now)
     {
-        http.Response.Headers.RetryAfter = "1";
+        RetryAfter.Set(http.Response, state, runAfter, !type.RunsInProcess, now);
         if (replayed)
             http.Response.Headers["Idempotent-Replayed"] = "true";
-        return TypedResults.Accepted(JobLinks.Status(jobId), new JobAccepted(jobId, "queued", JobLinks.Status(jobId), JobLinks.Events(jobId)));
+        return TypedResults.Accepted(JobLinks.Status(jobId), new JobAccepted(jobId, JobDecider.Name(state.Status), JobLinks.Status(jobId), JobLinks.Events(jobId)));
     }
 }
