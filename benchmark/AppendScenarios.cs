@@ -1,116 +1,176 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
+using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
+using EventSourced.Scheduling;
+using Marten;
 using Npgsql;
+using static EventSourced.Domain.Jobs.JobEvent;
 
 namespace EventSourced.Benchmark;
 
-public sealed record BenchHappened(int N);
-
 /// <summary>
-/// Scenarios 1 to 3: one event per append, to a new stream or to an existing one at its expected
-/// version, through the event store API; and the same SQL through pgbench, one transaction per
-/// append, as the ceiling to compare with.
+/// Scenarios 1 to 3: appends of one job event with the service's own Marten configuration (the status
+/// read model kept inline, in the append's transaction), to a new stream (a submission) or to an existing
+/// one at its expected version (a progress report). Each at 1, 8 and 32 writers three ways: through Marten
+/// with one session and one commit per append (the stock way); through our group commit; and pgbench, one
+/// transaction per append into Marten's tables, as the ceiling of committing appends one by one.
 /// </summary>
 public static class AppendScenarios
 {
     private const int ExistingStreams = 10_000;
+    private static readonly Backoff Backoff = new(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
+    private static readonly JsonElement Input = JsonSerializer.SerializeToElement(new { fileId = "movie", steps = 5 });
 
     private const string NewStreamSql = """
-        WITH s AS (INSERT INTO streams (id, tenant_id, type, version) VALUES (gen_random_uuid(), 'default', 'bench', 1) RETURNING id)
-        INSERT INTO events (id, stream_id, version, type, data, metadata, tenant_id)
-        SELECT gen_random_uuid(), id, 1, 'bench.happened', '{"n": 1}', '{}', 'default' FROM s;
+        WITH s AS (INSERT INTO jobs.mt_streams (tenant_id, id, type, version) VALUES ('default', gen_random_uuid(), 'bench', 1) RETURNING id)
+        INSERT INTO jobs.mt_events (seq_id, id, stream_id, version, data, type, timestamp, tenant_id)
+        SELECT nextval('jobs.mt_events_sequence'), gen_random_uuid(), id, 1, '{"n": 1}', 'bench.happened', now(), 'default' FROM s;
         """;
 
     private const string ExistingStreamSql = """
         \set n random(1, 10000)
-        WITH s AS (UPDATE streams SET version = version + 1, updated_at = now()
-                   WHERE id = (SELECT id FROM bench_streams WHERE n = :n) RETURNING id, version)
-        INSERT INTO events (id, stream_id, version, type, data, metadata, tenant_id)
-        SELECT gen_random_uuid(), id, version, 'bench.happened', '{"n": 1}', '{}', 'default' FROM s;
+        WITH s AS (UPDATE jobs.mt_streams SET version = version + 1, timestamp = now()
+                   WHERE tenant_id = 'default' AND id = (SELECT id FROM bench_streams WHERE n = :n) RETURNING id, version)
+        INSERT INTO jobs.mt_events (seq_id, id, stream_id, version, data, type, timestamp, tenant_id)
+        SELECT nextval('jobs.mt_events_sequence'), gen_random_uuid(), id, version, '{"n": 1}', 'bench.happened', now(), 'default' FROM s;
         """;
 
     public static async Task Run(BenchSettings settings)
     {
-        var types = new EventTypes().Register("bench.happened", typeof(BenchHappened));
         await using var dataSource = PostgresDataSource.Create(settings.ConnectionString);
-        await SchemaMigrations.Apply(dataSource, [SchemaModule.EventStore]);
-        var store = new PostgresEventStore(dataSource, types, []);
-        await PrepareExistingStreams(dataSource);
+        using var store = DocumentStore.For(o =>
+        {
+            o.Connection(dataSource);
+            JobStorage.Configure(o);
+        });
+        await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        var commits = new GroupCommit(store);
+        await PrepareCeilingStreams(dataSource);
+        var jobs = await StartedJobs(store);
 
         await ClientFloor(settings, dataSource);
         foreach (var writers in (int[])[1, 8, 32])
         {
             var ceiling = await Pgbench(settings, $"ceiling-new-{writers}", NewStreamSql, writers);
-            var (ops, latencies) = await Load.Run(writers, settings.Warmup, settings.Duration,
-                _ => store.StartStream(Guid.CreateVersion7(), "bench", [new BenchHappened(1)]));
-            Report.Result($"append-new-{writers}", ("ops_per_s", ops), ("p50_ms", latencies.Percentile(50)), ("p99_ms", latencies.Percentile(99)),
-                ("rss_mb", Report.RssMb()), ("vs_ceiling", ops / ceiling));
+            var stock = await Measure(settings, $"append-new-stock-{writers}", writers, ceiling, null, _ => StockStart(store));
+            await Measure(settings, $"append-new-{writers}", writers, ceiling, stock, _ => commits.Append(Submission()));
         }
 
         foreach (var writers in (int[])[1, 8, 32])
         {
             var ceiling = await Pgbench(settings, $"ceiling-existing-{writers}", ExistingStreamSql, writers);
-            // Each writer appends round-robin to streams of its own, so it knows their versions.
-            var owned = await OwnStreams(dataSource, writers);
-            var next = new int[writers];
-            var (ops, latencies) = await Load.Run(writers, settings.Warmup, settings.Duration, async worker =>
-            {
-                var streams = owned[worker];
-                var i = next[worker]++ % streams.Length;
-                var result = await store.Append(streams[i].Id, streams[i].Version, [new BenchHappened(2)]);
-                streams[i] = (streams[i].Id, result.Version);
-            });
-            Report.Result($"append-existing-{writers}", ("ops_per_s", ops), ("p50_ms", latencies.Percentile(50)), ("p99_ms", latencies.Percentile(99)),
-                ("rss_mb", Report.RssMb()), ("vs_ceiling", ops / ceiling));
+            var stock = await Measure(settings, $"append-existing-stock-{writers}", writers, ceiling, null,
+                ProgressReports(jobs, writers, (job, version) => StockAppend(store, job, version)));
+            await Measure(settings, $"append-existing-{writers}", writers, ceiling, stock,
+                ProgressReports(jobs, writers, async (job, version) => (await commits.Append(Progress(job, version))).Version));
         }
     }
 
-    /// <summary>
-    /// The same two INSERTs from this process through plain Npgsql, one writer: what a .NET client
-    /// pays for one durable commit here, below which no append through this process can go.
-    /// </summary>
-    private static async Task ClientFloor(BenchSettings settings, Npgsql.NpgsqlDataSource dataSource)
+    /// <summary>Runs the load and reports it beside the ceiling (and the stock way, for ours). Returns its appends per second.</summary>
+    private static async Task<double> Measure(BenchSettings settings, string scenario, int writers, double ceiling, double? stock, Func<int, Task> append)
     {
-        var (ops, latencies) = await Load.Run(1, settings.Warmup, settings.Duration, async _ =>
-        {
-            await using var command = dataSource.CreateCommand("""
-                WITH s AS (INSERT INTO streams (id, tenant_id, type, version) VALUES ($1, 'default', 'bench', 1) RETURNING id)
-                INSERT INTO events (id, stream_id, version, type, data, metadata, tenant_id)
-                SELECT $2, id, 1, 'bench.happened', '{"n": 1}', '{}', 'default' FROM s
-                """);
-            command.Parameters.Add(new() { Value = Guid.NewGuid() });
-            command.Parameters.Add(new() { Value = Guid.NewGuid() });
-            await command.ExecuteNonQueryAsync();
-        });
-        Report.Result("npgsql-floor-new-1", ("ops_per_s", ops), ("p50_ms", latencies.Percentile(50)), ("p99_ms", latencies.Percentile(99)));
+        var (ops, latencies) = await Load.Run(writers, settings.Warmup, settings.Duration, append);
+        List<(string, object)> figures = [("ops_per_s", ops), ("p50_ms", latencies.Percentile(50)), ("p99_ms", latencies.Percentile(99)),
+            ("rss_mb", Report.RssMb()), ("vs_ceiling", ops / ceiling)];
+        if (stock is { } s)
+            figures.Add(("vs_stock", ops / s));
+        Report.Result(scenario, [.. figures]);
+        return ops;
     }
 
-    private static async Task PrepareExistingStreams(NpgsqlDataSource dataSource)
+    private static StreamAppend Submission()
+    {
+        var id = Guid.CreateVersion7();
+        var submitted = new JobSubmitted(id, "transcode", Input, null, null, "fp", id.ToString(), 3, 300, Backoff, DateTimeOffset.UtcNow);
+        return new StreamAppend(id, Tenants.Default, 0, [submitted], new EventMetadata(Actor: "bench"), typeof(Job));
+    }
+
+    private static StreamAppend Progress(Guid job, long version) =>
+        new(job, Tenants.Default, version, [new JobProgressed(job, 1, (int)(version % 100), null, DateTimeOffset.UtcNow)], new EventMetadata(Actor: "bench"), typeof(Job));
+
+    /// <summary>The stock way: a session of its own, one commit per append.</summary>
+    private static async Task StockStart(IDocumentStore store)
+    {
+        var append = Submission();
+        await using var session = store.LightweightSession(append.TenantId);
+        session.Events.StartStream<Job>(append.StreamId, append.Events);
+        await session.SaveChangesAsync();
+    }
+
+    private static async Task<long> StockAppend(IDocumentStore store, Guid job, long version)
+    {
+        var append = Progress(job, version);
+        await using var session = store.LightweightSession(append.TenantId);
+        session.Events.Append(job, append.Events).ExpectedVersionOnServer = version;
+        await session.SaveChangesAsync();
+        return version + 1;
+    }
+
+    /// <summary>
+    /// Each writer appends round-robin to jobs of its own (writer w to jobs w, w + writers, ...), so it knows
+    /// their versions; the versions are kept for the next load.
+    /// </summary>
+    private static Func<int, Task> ProgressReports((Guid Id, long Version)[] jobs, int writers, Func<Guid, long, Task<long>> append)
+    {
+        var next = new int[writers];
+        return async worker =>
+        {
+            var owned = (jobs.Length - worker + writers - 1) / writers;
+            var i = worker + next[worker]++ % owned * writers;
+            jobs[i] = (jobs[i].Id, await append(jobs[i].Id, jobs[i].Version));
+        };
+    }
+
+    /// <summary>Running jobs (submitted and started) to report progress on, written many to a commit.</summary>
+    private static async Task<(Guid Id, long Version)[]> StartedJobs(IDocumentStore store)
+    {
+        var jobs = new List<(Guid, long)>();
+        foreach (var chunk in Enumerable.Range(0, ExistingStreams).Chunk(1_000))
+        {
+            await using var session = store.LightweightSession();
+            foreach (var _ in chunk)
+            {
+                var submission = Submission();
+                var id = submission.StreamId;
+                (submission with { Events = [.. submission.Events, new JobStarted(id, 1, "bench", DateTimeOffset.UtcNow)] }).AddTo(session);
+                jobs.Add((id, 2));
+            }
+            await session.SaveChangesAsync();
+        }
+        return [.. jobs];
+    }
+
+    /// <summary>Streams of pgbench's own, in Marten's tables, for its appends to existing streams.</summary>
+    private static async Task PrepareCeilingStreams(NpgsqlDataSource dataSource)
     {
         await using var command = dataSource.CreateCommand($$"""
             DROP TABLE IF EXISTS bench_streams;
             CREATE TABLE bench_streams (n int PRIMARY KEY, id uuid NOT NULL);
             WITH created AS (
-                INSERT INTO streams (id, tenant_id, type, version)
-                SELECT gen_random_uuid(), 'default', 'bench-existing', 1 FROM generate_series(1, {{ExistingStreams}})
+                INSERT INTO jobs.mt_streams (tenant_id, id, type, version)
+                SELECT 'default', gen_random_uuid(), 'bench', 1 FROM generate_series(1, {{ExistingStreams}})
                 RETURNING id),
             numbered AS (INSERT INTO bench_streams SELECT row_number() OVER (), id FROM created RETURNING id)
-            INSERT INTO events (id, stream_id, version, type, data, metadata, tenant_id)
-            SELECT gen_random_uuid(), id, 1, 'bench.happened', '{"n": 0}', '{}', 'default' FROM numbered;
+            INSERT INTO jobs.mt_events (seq_id, id, stream_id, version, data, type, timestamp, tenant_id)
+            SELECT nextval('jobs.mt_events_sequence'), gen_random_uuid(), id, 1, '{"n": 0}', 'bench.happened', now(), 'default' FROM numbered;
             """);
         await command.ExecuteNonQueryAsync();
     }
 
-    /// <summary>Streams and their versions, split among the writers.</summary>
-    private static async Task<(Guid Id, long Version)[][]> OwnStreams(NpgsqlDataSource dataSource, int writers)
+    /// <summary>
+    /// The new-stream SQL from this process through plain Npgsql, one writer: what a .NET client pays for
+    /// one durable commit here, below which no append through this process can go.
+    /// </summary>
+    private static async Task ClientFloor(BenchSettings settings, NpgsqlDataSource dataSource)
     {
-        var all = new List<(Guid, long)>();
-        await using var command = dataSource.CreateCommand("SELECT s.id, s.version FROM streams s JOIN bench_streams b ON b.id = s.id ORDER BY b.n");
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-            all.Add((reader.GetGuid(0), reader.GetInt64(1)));
-        return [.. Enumerable.Range(0, writers).Select(w => all.Where((_, i) => i % writers == w).ToArray())];
+        var (ops, latencies) = await Load.Run(1, settings.Warmup, settings.Duration, async _ =>
+        {
+            await using var command = dataSource.CreateCommand(NewStreamSql.TrimEnd().TrimEnd(';'));
+            await command.ExecuteNonQueryAsync();
+        });
+        Report.Result("npgsql-floor-new-1", ("ops_per_s", ops), ("p50_ms", latencies.Percentile(50)), ("p99_ms", latencies.Percentile(99)));
     }
 
     /// <summary>pgbench running <paramref name="script"/>, one transaction per append. Returns its appends per second.</summary>
@@ -132,9 +192,10 @@ public static class AppendScenarios
                 RedirectStandardError = true,
             };
             using var process = Process.Start(info)!;
-            var output = await process.StandardOutput.ReadToEndAsync();
+            var output = process.StandardOutput.ReadToEndAsync();
             var errors = await process.StandardError.ReadToEndAsync();
             await process.WaitForExitAsync();
+            await output;
             if (process.ExitCode != 0)
                 throw new InvalidOperationException($"pgbench failed: {errors}");
 

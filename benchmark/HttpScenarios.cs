@@ -55,7 +55,7 @@ public static partial class HttpScenarios
     private static async Task<List<Guid>> JobIds(BenchSettings settings, int limit)
     {
         await using var dataSource = PostgresDataSource.Create(settings.ConnectionString);
-        await using var command = dataSource.CreateCommand("SELECT id FROM job_status ORDER BY random() LIMIT $1");
+        await using var command = dataSource.CreateCommand("SELECT id FROM jobs.mt_doc_job_status ORDER BY random() LIMIT $1");
         command.Parameters.Add(new() { Value = limit });
         var ids = new List<Guid>();
         await using var reader = await command.ExecuteReaderAsync();
