@@ -2,10 +2,10 @@ using EventSourced.Benchmark;
 
 var settings = BenchSettings.FromEnvironment(args);
 if (settings.Runs("append"))
-    await AppendScenarios.Run(settings);
+    await AppendScenarios.Run(await settings.WithFreshDatabase("bench_append"));
 if (settings.Runs("submit") || settings.Runs("status"))
-    await HttpScenarios.Run(settings);
+    await HttpScenarios.Run(await settings.WithFreshDatabase("bench_http"));
 if (settings.Runs("sse"))
-    await SseScenarios.Run(settings);
+    await SseScenarios.Run(await settings.WithFreshDatabase("bench_sse"));
 if (settings.Runs("rebuild"))
-    await RebuildScenario.Run(settings);
+    await RebuildScenario.Run(await settings.WithFreshDatabase("bench_rebuild"));

@@ -22,7 +22,7 @@ public static class RebuildScenario
 
     public static async Task Run(BenchSettings settings)
     {
-        await using var dataSource = PostgresDataSource.Create(await FreshDatabase(settings, "bench_rebuild"));
+        await using var dataSource = PostgresDataSource.Create(settings.ConnectionString);
         using var store = DocumentStore.For(o =>
         {
             o.Connection(dataSource);
@@ -78,19 +78,5 @@ public static class RebuildScenario
     {
         await using var command = dataSource.CreateCommand(sql);
         return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    private static async Task<string> FreshDatabase(BenchSettings settings, string name)
-    {
-        var server = settings.Server;
-        server.Database = "postgres";
-        await using (var admin = new NpgsqlConnection(server.ConnectionString))
-        {
-            await admin.OpenAsync();
-            await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}", admin);
-            await command.ExecuteNonQueryAsync();
-        }
-        server.Database = name;
-        return server.ConnectionString;
     }
 }
