@@ -60,18 +60,26 @@ public static class RebuildScenario
             new JobCompleted(id, result, "application/json", at),
         ], new EventMetadata(Actor: "bench"), typeof(Job)));
 
-        await using var command = dataSource.CreateCommand($$"""
-            CREATE TEMP TABLE copies AS SELECT gen_random_uuid() AS id FROM generate_series(2, {{Jobs}});
+        // One connection: the copies' ids are a temporary table.
+        await using var connection = await dataSource.OpenConnectionAsync();
+        foreach (var sql in (string[])[
+            $"CREATE TEMP TABLE copies AS SELECT gen_random_uuid() AS id FROM generate_series(2, {Jobs})",
+            """
             INSERT INTO jobs.mt_streams (tenant_id, id, type, version, timestamp, created)
-            SELECT s.tenant_id, c.id, s.type, s.version, s.timestamp, s.created FROM jobs.mt_streams s, copies c WHERE s.id = $1;
+            SELECT s.tenant_id, c.id, s.type, s.version, s.timestamp, s.created FROM jobs.mt_streams s, copies c WHERE s.id = $1
+            """,
+            """
             INSERT INTO jobs.mt_events (seq_id, id, stream_id, version, data, type, timestamp, tenant_id, mt_dotnet_type, correlation_id, causation_id, user_name)
             SELECT nextval('jobs.mt_events_sequence'), gen_random_uuid(), c.id, e.version, jsonb_set(e.data, '{jobId}', to_jsonb(c.id)),
                    e.type, e.timestamp, e.tenant_id, e.mt_dotnet_type, e.correlation_id, e.causation_id, e.user_name
             FROM copies c, jobs.mt_events e WHERE e.stream_id = $1
-            ORDER BY c.id, e.version;
-            """);
-        command.Parameters.Add(new() { Value = id });
-        await command.ExecuteNonQueryAsync();
+            ORDER BY c.id, e.version
+            """])
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            command.Parameters.Add(new() { Value = id });
+            await command.ExecuteNonQueryAsync();
+        }
     }
 
     private static async Task<long> Scalar(NpgsqlDataSource dataSource, string sql)
