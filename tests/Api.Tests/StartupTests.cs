@@ -20,3 +20,18 @@ public sealed class StartupTests
         Assert.StartsWith("Cannot start: " + message.Replace("{closedPort}", closedPort), output);
     }
 }
+
+/// <summary>Nodes an orchestrator starts at the same moment, on a database nothing has used yet.</summary>
+public sealed class ClusterStartupTests(TestDatabase db) : IClassFixture<TestDatabase>
+{
+    [Fact]
+    public async Task Nodes_started_together_on_an_empty_database_all_come_up()
+    {
+        var settings = new Dictionary<string, string?> { ["DATABASE_URL"] = db.ConnectionString };
+
+        var nodes = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => ApiProcess.StartHealthy(settings)));
+
+        foreach (var node in nodes)
+            await node.DisposeAsync();
+    }
+}

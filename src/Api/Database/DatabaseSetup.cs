@@ -72,6 +72,9 @@ public static class DatabaseSetup
 /// </summary>
 public sealed class DatabaseStartup(IServiceProvider services) : IHostedService
 {
+    // Any number, the same in every process: the key of the advisory lock that changes to the schema take.
+    private const long SchemaLock = 0x6a6f62735f736368;
+
     private Task? _started;
 
     public Task StartAsync(CancellationToken ct) => _started ??= Start(ct);
@@ -81,7 +84,7 @@ public sealed class DatabaseStartup(IServiceProvider services) : IHostedService
         var settings = services.GetRequiredService<DatabaseSettings>();
         try
         {
-            await services.GetRequiredService<IDocumentStore>().Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+            await ApplySchemaChanges(ct);
         }
         catch (Exception e) when (Unreachable(e))
         {
@@ -92,6 +95,27 @@ public sealed class DatabaseStartup(IServiceProvider services) : IHostedService
         var notifications = services.GetRequiredService<EventNotifications>();
         notifications.Subscribe(services.GetRequiredService<StreamWatchers>());
         notifications.Start();
+    }
+
+    /// <summary>
+    /// Nodes that start together on a new database would each create the same tables, and all but one would
+    /// fail (Marten's migration takes no lock of its own): they wait for each other, and the later ones find
+    /// nothing left to change.
+    /// </summary>
+    private async Task ApplySchemaChanges(CancellationToken ct)
+    {
+        await using var connection = await services.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(ct);
+        await using (var take = new NpgsqlCommand("SELECT pg_advisory_lock($1)", connection) { Parameters = { new() { Value = SchemaLock } } })
+            await take.ExecuteNonQueryAsync(ct);
+        try
+        {
+            await services.GetRequiredService<IDocumentStore>().Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        }
+        finally
+        {
+            await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock($1)", connection) { Parameters = { new() { Value = SchemaLock } } };
+            await release.ExecuteNonQueryAsync(CancellationToken.None);
+        }
     }
 
     private static bool Unreachable(Exception e) =>
