@@ -15,7 +15,7 @@ public static class Eventually
             if (done(value))
                 return value;
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"Gave up waiting for {what}; last value: {value}");
+                throw new TimeoutException($"Gave up waiting for {what}; last value: {(value is System.Collections.IEnumerable items and not string ? string.Join(", ", items.Cast<object>()) : value)}");
             await Task.Delay(25);
         }
     }
