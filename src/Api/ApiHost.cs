@@ -5,6 +5,7 @@ using EventSourced.Api.Jobs;
 using EventSourced.Api.Jobs.Submit;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Operations;
+using EventSourced.Api.Webhooks;
 using JasperFx;
 using JasperFx.CodeGeneration;
 using Wolverine;
@@ -49,6 +50,7 @@ public static class ApiHost
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);
         builder.Services.AddJobStore();
         builder.Services.AddJobs(builder.Configuration);
+        builder.Services.AddWebhooks(builder.Configuration);
         builder.Host.UseWolverine(ConfigureWolverine);
         builder.Services.AddWolverineHttp();
         configure?.Invoke(builder);
@@ -69,5 +71,6 @@ public static class ApiHost
         // A command whose job someone else changed before it committed is decided again on the job as it now is.
         options.OnException<ConcurrencyException>().RetryTimes(3);
         options.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
+        options.ConfigureWebhooks();
     }
 }

@@ -16,6 +16,8 @@ public static class JobReadModels
     public static void Configure(StoreOptions options)
     {
         options.Projections.Add(new JobStatusProjection(), ProjectionLifecycle.Inline);
+        // The status projection queues callbacks (JobCallbackDue) in the transaction of the events that call for them.
+        options.Events.EnableSideEffectsOnInlineProjections = true;
         options.Projections.Add(new JobResultProjection(), ProjectionLifecycle.Inline);
 
         options.Schema.For<JobStatusView>().DocumentAlias("job_status");

@@ -15,6 +15,14 @@ public sealed class IdempotencyTests
     }
 
     [Fact]
+    public void A_key_whose_job_expired_starts_the_next_generation_under_another_id()
+    {
+        // Computed independently: Python's uuid.uuid5 of "default\norder-42\n1".
+        Assert.Equal(Guid.Parse("638911d6-8c11-5e82-ab49-9c2724d9167a"), Idempotency.JobId("default", "order-42", generation: 1));
+        Assert.Equal(Idempotency.JobId("default", "order-42"), Idempotency.JobId("default", "order-42", generation: 0));
+    }
+
+    [Fact]
     public void The_same_key_in_another_tenant_is_another_job()
     {
         Assert.Equal(Idempotency.JobId("acme", "k"), Idempotency.JobId("acme", "k"));

@@ -26,6 +26,12 @@ public sealed class JobsOptions
 {
     public JobTypeSettings Defaults { get; set; } = new();
 
+    /// <summary>
+    /// How long a finished job stays visible to clients (then 410 Gone), and so how long its Idempotency-Key
+    /// is honoured after the job ends. Its events stay for auditors: GET /jobs/{id}/history keeps working.
+    /// </summary>
+    public TimeSpan ExpireAfter { get; set; } = TimeSpan.FromHours(24);
+
     /// <summary>Settings by type name, e.g. Jobs:Types:transcode:MaxAttempts.</summary>
     public Dictionary<string, JobTypeSettings> Types { get; set; } = new(StringComparer.Ordinal);
 }

@@ -6,6 +6,7 @@ public static class JobLinks
     public static string Status(Guid jobId) => $"/jobs/{jobId}";
     public static string Events(Guid jobId) => $"/jobs/{jobId}/events";
     public static string Result(Guid jobId) => $"/jobs/{jobId}/result";
+    public static string History(Guid jobId) => $"/jobs/{jobId}/history";
 
     /// <summary>An ETag is the job's version: If-Match takes it back as the expected version.</summary>
     public static string ETag(long version) => $"\"{version}\"";

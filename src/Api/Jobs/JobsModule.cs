@@ -15,6 +15,7 @@ public static class JobsModule
     {
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<JobQueries>();
+        services.AddSingleton<JobLookup>();
         services.AddSingleton<JobQueue>();
         services.AddSingleton<JobLeases>();
         services.AddSingleton<JobSubmissions>();

@@ -15,11 +15,14 @@ public static class Idempotency
     // The UUID v5 namespace of job ids. Never change it: ids already handed out are derived from it.
     private static readonly Guid JobNamespace = new("6f1b7c9e-2d4a-4e8b-9c3f-1a2b3c4d5e6f");
 
-    /// <summary>UUID version 5 (SHA-1, RFC 9562) of the tenant and key.</summary>
-    public static Guid JobId(string tenant, string idempotencyKey)
+    /// <summary>
+    /// UUID version 5 (SHA-1, RFC 9562) of the tenant and key. A key is honoured until its job expires; after that
+    /// the same key starts a new job, of the next <paramref name="generation"/> (the first is 0).
+    /// </summary>
+    public static Guid JobId(string tenant, string idempotencyKey, int generation = 0)
     {
         Span<byte> hash = stackalloc byte[20];
-        var name = Encoding.UTF8.GetBytes($"{tenant}\n{idempotencyKey}");
+        var name = Encoding.UTF8.GetBytes(generation == 0 ? $"{tenant}\n{idempotencyKey}" : $"{tenant}\n{idempotencyKey}\n{generation}");
         var input = new byte[16 + name.Length];
         JobNamespace.TryWriteBytes(input, bigEndian: true, out _);
         name.CopyTo(input, 16);

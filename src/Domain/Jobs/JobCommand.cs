@@ -19,7 +19,9 @@ public abstract record JobCommand
         string IdempotencyKey,
         int MaxAttempts,
         int TimeoutSeconds,
-        Backoff Backoff) : JobCommand;
+        Backoff Backoff,
+        int KeyGeneration = 0,
+        IReadOnlyList<string>? CallbackEvents = null) : JobCommand;
 
     public sealed record StartJob(string Worker) : JobCommand;
 

@@ -9,7 +9,8 @@ public static class JobDecider
     public static IReadOnlyList<JobEvent> Decide(JobCommand command, Job? state, DateTimeOffset now) => (command, state) switch
     {
         (SubmitJob c, null) => [new JobSubmitted(
-            c.JobId, c.Type, c.Input, c.CallbackUrl, c.CorrelationId, c.Fingerprint, c.IdempotencyKey, c.MaxAttempts, c.TimeoutSeconds, c.Backoff, now)],
+            c.JobId, c.Type, c.Input, c.CallbackUrl, c.CorrelationId, c.Fingerprint, c.IdempotencyKey, c.MaxAttempts, c.TimeoutSeconds, c.Backoff, now,
+            c.KeyGeneration, c.CallbackEvents)],
         (SubmitJob c, _) => throw new JobRuleViolation(ViolationKind.Conflict, "job_exists", $"Job {c.JobId} was already submitted."),
         (_, null) => throw new JobRuleViolation(ViolationKind.NotFound, "job_not_found", "There is no such job."),
 

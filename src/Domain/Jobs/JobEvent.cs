@@ -17,10 +17,15 @@ public abstract record JobEvent
     /// <summary>When it happened, by the clock of whoever decided it. Projections use this, never "now".</summary>
     public abstract DateTimeOffset At { get; init; }
 
+    /// <summary>A record of a callback sent about the job, not a change of the job: its status and its SSE stream ignore it.</summary>
+    public bool IsCallbackRecord => this is WebhookAttempted or WebhookDelivered or WebhookAbandoned;
+
     /// <summary>
     /// A client asked for the work. Keeps what it takes to recognise a retry of the same request,
     /// and the retry policy in force when it was submitted (attempts, time-out, backoff), so a later
-    /// change of settings does not rewrite the rules for jobs already accepted.
+    /// change of settings does not rewrite the rules for jobs already accepted. <paramref name="KeyGeneration"/> counts
+    /// the jobs its Idempotency-Key started before (each expired); <paramref name="CallbackEvents"/> are the SSE event
+    /// names the callback URL is told of (null: the end of the job).
     /// </summary>
     public sealed record JobSubmitted(
         Guid JobId,
@@ -33,7 +38,9 @@ public abstract record JobEvent
         int MaxAttempts,
         int TimeoutSeconds,
         Backoff Backoff,
-        DateTimeOffset At) : JobEvent;
+        DateTimeOffset At,
+        int KeyGeneration = 0,
+        IReadOnlyList<string>? CallbackEvents = null) : JobEvent;
 
     /// <summary>A runner took the job; attempts count from 1.</summary>
     public sealed record JobStarted(Guid JobId, int Attempt, string Worker, DateTimeOffset At) : JobEvent;
@@ -59,6 +66,20 @@ public abstract record JobEvent
 
     public sealed record JobCancelled(Guid JobId, DateTimeOffset At) : JobEvent;
 
+    /// <summary>
+    /// A callback (webhook) about the event at <paramref name="Version"/> of the job's stream was not accepted by the
+    /// receiver (a status code, or an error such as a time-out); it is sent again at <paramref name="RetryAt"/>.
+    /// </summary>
+    public sealed record WebhookAttempted(
+        Guid JobId, string MessageId, long Version, int Attempt, int? StatusCode, string Error, DateTimeOffset RetryAt, DateTimeOffset At) : JobEvent;
+
+    /// <summary>The receiver accepted the callback (a 2xx).</summary>
+    public sealed record WebhookDelivered(Guid JobId, string MessageId, long Version, int Attempt, int StatusCode, DateTimeOffset At) : JobEvent;
+
+    /// <summary>The callback will not be sent again: the receiver answered 410 Gone, or the attempts are used up.</summary>
+    public sealed record WebhookAbandoned(
+        Guid JobId, string MessageId, long Version, int Attempt, int? StatusCode, string Reason, DateTimeOffset At) : JobEvent;
+
     /// <summary>The stable names events are stored under. A rename in C# must not change them.</summary>
     public static readonly IReadOnlyDictionary<string, Type> TypeNames = new Dictionary<string, Type>
     {
@@ -72,5 +93,8 @@ public abstract record JobEvent
         ["job.redriven"] = typeof(JobRedriven),
         ["job.cancellation_requested"] = typeof(JobCancellationRequested),
         ["job.cancelled"] = typeof(JobCancelled),
+        ["webhook.attempted"] = typeof(WebhookAttempted),
+        ["webhook.delivered"] = typeof(WebhookDelivered),
+        ["webhook.abandoned"] = typeof(WebhookAbandoned),
     };
 }

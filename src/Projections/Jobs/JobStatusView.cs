@@ -1,5 +1,6 @@
 using EventSourced.Domain.Jobs;
 using JasperFx.Events;
+using Marten;
 using Marten.Events.Aggregation;
 using static EventSourced.Domain.Jobs.JobEvent;
 
@@ -21,6 +22,12 @@ public sealed record JobStatusView
     public required string Fingerprint { get; init; }
     public string? CorrelationId { get; init; }
     public string? CallbackUrl { get; init; }
+
+    /// <summary>The SSE event names the callback URL is told of.</summary>
+    public IReadOnlyList<string> CallbackEvents { get; init; } = [];
+
+    /// <summary>How many jobs its Idempotency-Key started before this one (each had expired).</summary>
+    public int KeyGeneration { get; init; }
     public string? Message { get; init; }
 
     /// <summary>The last attempt's error: it stays visible while the next attempt is due.</summary>
@@ -38,7 +45,7 @@ public sealed record JobStatusView
     /// <summary>The stream's version: the ETag, and the expected version of a conditional command.</summary>
     public long Version { get; init; }
 
-    /// <summary>The global sequence number of the job's last event: an SSE client that has it has seen everything.</summary>
+    /// <summary>The global sequence number of the job's last event that its SSE stream sends (callback records are not): a client that has it has seen everything.</summary>
     public long LastSeq { get; init; }
 }
 
@@ -53,13 +60,16 @@ public sealed class JobStatusProjection : SingleStreamProjection<JobStatusView, 
     {
         if (e.Data is not JobEvent jobEvent)
             return view;
+        if (jobEvent.IsCallbackRecord)
+            return view! with { Version = e.Version };
         var state = Job.Evolve(view?.State, jobEvent);
         var next = (view, jobEvent) switch
         {
             (null, JobSubmitted s) => new JobStatusView
             {
                 Id = id, TenantId = e.TenantId, State = state, IdempotencyKey = s.IdempotencyKey, Fingerprint = s.Fingerprint,
-                CorrelationId = s.CorrelationId, CallbackUrl = s.CallbackUrl, CreatedAt = s.At, UpdatedAt = s.At, RunAfter = s.At,
+                CorrelationId = s.CorrelationId, CallbackUrl = s.CallbackUrl, CallbackEvents = s.CallbackEvents ?? Callbacks.Default,
+                KeyGeneration = s.KeyGeneration, CreatedAt = s.At, UpdatedAt = s.At, RunAfter = s.At,
             },
             (null, _) => throw new InvalidOperationException($"Job {id} has no status to apply {e.EventTypeName} to."),
             (_, JobStarted) => view with { Message = null, RunAfter = null },
@@ -73,5 +83,22 @@ public sealed class JobStatusProjection : SingleStreamProjection<JobStatusView, 
             _ => view,
         };
         return next with { State = state, UpdatedAt = jobEvent.At, Version = e.Version, LastSeq = e.Sequence };
+    }
+
+    /// <summary>
+    /// Queues the callbacks the job's events call for, through Wolverine's outbox: stored in the transaction that
+    /// appends the events, sent once it commits. Marten raises no side effects while it rebuilds the read model.
+    /// </summary>
+    public override ValueTask RaiseSideEffects(IDocumentOperations operations, IEventSlice<JobStatusView> slice)
+    {
+        if (slice.Snapshot is { CallbackUrl: not null } view)
+        {
+            foreach (var e in slice.Events())
+            {
+                if (e.Data is JobEvent jobEvent && Callbacks.NameOf(jobEvent) is { } name && view.CallbackEvents.Contains(name))
+                    slice.PublishMessage(new JobCallbackDue(view.Id, e.TenantId, e.Version, Attempt: 1));
+            }
+        }
+        return ValueTask.CompletedTask;
     }
 }

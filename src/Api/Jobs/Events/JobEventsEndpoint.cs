@@ -53,7 +53,7 @@ public static class JobEventsEndpoint
 
     [WolverineGet("/jobs/{id:guid}/events", OperationId = "JobEvents")]
     public static async Task<IResult> Stream(
-        Guid id, HttpContext http, JobQueries queries, StreamReads reads, StreamWatchers watchers,
+        Guid id, HttpContext http, JobLookup lookup, StreamReads reads, StreamWatchers watchers,
         SseKeepAlive keepAlive, IOptions<SseOptions> options, IHostApplicationLifetime lifetime, ILogger<SseOptions> logger)
     {
         if (!TryLastEventId(http.Request, out var lastEventId))
@@ -62,9 +62,9 @@ public static class JobEventsEndpoint
                 "Last-Event-ID must be the id of an event this stream sent (a whole number).");
         }
         var tenant = Tenant.Of(http);
-        var view = await queries.Status(id, tenant, http.RequestAborted);
+        var (view, problem) = await lookup.Find(id, http, http.RequestAborted);
         if (view is null)
-            return Problems.JobNotFound(id);
+            return problem!;
         if (view.State.IsFinished && lastEventId >= view.LastSeq)
             return TypedResults.NoContent();
 
@@ -86,7 +86,8 @@ public static class JobEventsEndpoint
                 {
                     state = Job.Evolve(state, (JobEvent)e.Data);
                     version = e.Version;
-                    if (e.Sequence <= sent)
+                    // Callback records are the service's talk with the client's server, not news of the job.
+                    if (e.Sequence <= sent || ((JobEvent)e.Data).IsCallbackRecord)
                         continue;
                     sse.Event(e.Sequence, EventName((JobEvent)e.Data, state), Data(e, state), JobEventJson.Default.JobEventData);
                     sent = e.Sequence;

@@ -17,12 +17,12 @@ public static class JobResultEndpoint
     private static readonly HashSet<string> Inline = new(StringComparer.OrdinalIgnoreCase) { "application/json", "text/csv", "text/plain" };
 
     [WolverineGet("/jobs/{id:guid}/result", OperationId = "GetJobResult")]
-    public static async Task<IResult> Get(Guid id, HttpContext http, JobQueries queries, CancellationToken ct)
+    public static async Task<IResult> Get(Guid id, HttpContext http, JobLookup lookup, JobQueries queries, CancellationToken ct)
     {
         var tenant = Tenant.Of(http);
-        var view = await queries.Status(id, tenant, ct);
+        var (view, problem) = await lookup.Find(id, http, ct);
         if (view is null)
-            return Problems.JobNotFound(id);
+            return problem!;
         if (view.State.Status != JobStatus.Completed || await queries.Result(id, tenant, ct) is not { } result)
         {
             var status = JobDecider.Name(view.State.Status);

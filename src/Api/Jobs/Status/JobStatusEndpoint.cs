@@ -1,7 +1,8 @@
+using System.Globalization;
 using EventSourced.Api.Errors;
 using EventSourced.Api.JobTypes;
-using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
+using EventSourced.EventStore.Notifications;
 using EventSourced.Projections.Jobs;
 using Wolverine.Http;
 
@@ -46,22 +47,79 @@ public sealed record JobStatusResponse(
 /// <summary>
 /// GET /jobs/{id}: the one cheap call that tells a client, back after hours, where its job stands.
 /// One key lookup in the status read model; ETag is the version, so If-None-Match polling costs a 304.
+/// With Prefer: wait=N as well (RFC 7240), it is a long poll: held until the job moves (200) or N seconds
+/// pass (304), woken by the same notifications as the SSE streams, so a held request costs no queries.
 /// </summary>
 public static class JobStatusEndpoint
 {
-    [WolverineGet("/jobs/{id:guid}", OperationId = "GetJob")]
-    public static async Task<IResult> Get(Guid id, HttpContext http, JobQueries queries, JobTypeRegistry types, TimeProvider clock, CancellationToken ct)
-    {
-        var view = await queries.Status(id, Tenant.Of(http), ct);
-        if (view is null)
-            return Problems.JobNotFound(id);
+    public const int MaxWaitSeconds = 60;
 
-        var etag = JobLinks.ETag(view.Version);
-        http.Response.Headers.ETag = etag;
+    [WolverineGet("/jobs/{id:guid}", OperationId = "GetJob")]
+    public static async Task<IResult> Get(
+        Guid id, HttpContext http, JobLookup lookup, StreamWatchers watchers, JobTypeRegistry types, TimeProvider clock, IHostApplicationLifetime lifetime)
+    {
+        if (!TryPreferredWait(http.Request, out var wait))
+        {
+            return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_prefer_wait",
+                $"Prefer: wait= must be a whole number of seconds, from 0 to {MaxWaitSeconds} (longer waits are cut to {MaxWaitSeconds}).");
+        }
+        // Watch before the first read, so a change between the read and the wait still wakes the poll.
+        using var watch = wait > 0 ? watchers.Watch(id) : null;
+        var (view, problem) = await lookup.Find(id, http, http.RequestAborted);
+        if (view is null)
+            return problem!;
+
+        if (watch is not null && IsCurrent(http.Request, view))
+        {
+            http.Response.Headers["Preference-Applied"] = $"wait={wait}";
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
+            var deadline = clock.GetUtcNow().AddSeconds(wait);
+            try
+            {
+                while (IsCurrent(http.Request, view) && deadline - clock.GetUtcNow() is { Ticks: > 0 } left
+                       && await watch.WaitForAppend(left, stop.Token))
+                {
+                    if (watch.LatestVersion <= view.Version)
+                        continue;
+                    var (fresh, gone) = await lookup.Find(id, http, stop.Token);
+                    if (fresh is null)
+                        return gone!;
+                    view = fresh;
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // The client left, or this node is stopping: a 304 sends the client to poll again, elsewhere.
+            }
+        }
+
+        http.Response.Headers.ETag = JobLinks.ETag(view.Version);
         http.Response.Headers.CacheControl = "no-store";
-        RetryAfter.Set(http.Response, view.State, view.RunAfter, types.Find(view.State.Type) is { RunsInProcess: false }, clock.GetUtcNow());
-        if (http.Request.GetTypedHeaders().IfNoneMatch.Any(tag => tag.Tag == etag || tag.Tag == "*"))
-            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
-        return TypedResults.Ok(JobStatusResponse.From(view));
+        RetryAfter.Set(http.Response, view.State, view.RunAfter, view.CreatedAt, types.Find(view.State.Type) is { RunsInProcess: false }, clock.GetUtcNow());
+        return IsCurrent(http.Request, view) ? TypedResults.StatusCode(StatusCodes.Status304NotModified) : TypedResults.Ok(JobStatusResponse.From(view));
+    }
+
+    /// <summary>True when If-None-Match names the job's version: the client already has it.</summary>
+    private static bool IsCurrent(HttpRequest request, JobStatusView view)
+    {
+        var etag = JobLinks.ETag(view.Version);
+        return request.GetTypedHeaders().IfNoneMatch.Any(tag => tag.Tag == etag || tag.Tag == "*");
+    }
+
+    /// <summary>The wait of a Prefer header (0 without one), cut to <see cref="MaxWaitSeconds"/>; false when it is not a number.</summary>
+    private static bool TryPreferredWait(HttpRequest request, out int seconds)
+    {
+        seconds = 0;
+        foreach (var preference in request.Headers["Prefer"].SelectMany(h => (h ?? "").Split(',')))
+        {
+            var token = preference.Split(';')[0].Split('=', 2);
+            if (!token[0].Trim().Equals("wait", StringComparison.OrdinalIgnoreCase))
+                continue;
+            var value = token.Length == 2 ? token[1].Trim().Trim('"') : "";
+            if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+                return false;
+            seconds = Math.Min(parsed, MaxWaitSeconds);
+        }
+        return true;
     }
 }

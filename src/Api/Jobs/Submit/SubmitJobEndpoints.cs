@@ -4,24 +4,31 @@ using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Tenancy;
+using EventSourced.Api.Webhooks;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
 using FluentValidation;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 using Wolverine.Http;
 using ExistingStreamIdCollisionException = Marten.Exceptions.ExistingStreamIdCollisionException;
 
 namespace EventSourced.Api.Jobs.Submit;
 
-/// <summary>A submission. <paramref name="MaxAttempts"/> and <paramref name="TimeoutSeconds"/> override the job type's policy for this job.</summary>
-public sealed record SubmitJobRequest(string? Type, JsonElement? Input, string? CallbackUrl, string? CorrelationId, int? MaxAttempts = null, int? TimeoutSeconds = null);
+/// <summary>
+/// A submission. <paramref name="MaxAttempts"/> and <paramref name="TimeoutSeconds"/> override the job type's policy for this job.
+/// <paramref name="CallbackEvents"/> are what <paramref name="CallbackUrl"/> is called about (by default: the end of the job).
+/// </summary>
+public sealed record SubmitJobRequest(
+    string? Type, JsonElement? Input, string? CallbackUrl, string? CorrelationId, int? MaxAttempts = null, int? TimeoutSeconds = null,
+    IReadOnlyList<string>? CallbackEvents = null);
 
 public sealed record JobAccepted(Guid JobId, string Status, string StatusUrl, string EventsUrl);
 
 public sealed class SubmitJobRequestValidator : AbstractValidator<SubmitJobRequest>
 {
-    public SubmitJobRequestValidator(JobTypeRegistry types)
+    public SubmitJobRequestValidator(JobTypeRegistry types, IOptions<WebhookOptions> webhooks)
     {
         RuleFor(r => r.Type).NotEmpty();
         RuleFor(r => r.Type)
@@ -29,9 +36,15 @@ public sealed class SubmitJobRequestValidator : AbstractValidator<SubmitJobReque
             .WithMessage(r => $"Unknown job type '{r.Type}'. The types are: {string.Join(", ", types.Names.Order())}.");
         RuleFor(r => r.Input).Must(input => input is { ValueKind: JsonValueKind.Object }).WithMessage("'input' must be a JSON object.");
         RuleFor(r => r.CallbackUrl)
-            .Must(url => Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp))
+            .Must(url => Uri.TryCreate(url, UriKind.Absolute, out var uri) && string.IsNullOrEmpty(uri.UserInfo)
+                && (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && webhooks.Value.IsAllowedHost(uri.Host))))
             .When(r => r.CallbackUrl is not null)
-            .WithMessage("'callbackUrl' must be an absolute http or https URL.");
+            .WithMessage("'callbackUrl' must be an absolute https URL without credentials (plain http only to the hosts in Webhooks:AllowedHosts).");
+        RuleFor(r => r.CallbackUrl).MaximumLength(2000);
+        RuleFor(r => r.CallbackEvents).Must((r, _) => r.CallbackUrl is not null).When(r => r.CallbackEvents is not null)
+            .WithMessage("'callbackEvents' needs a 'callbackUrl' to call.");
+        RuleForEach(r => r.CallbackEvents).Must(name => Callbacks.Names.Contains(name))
+            .WithMessage((_, name) => $"'{name}' is not a callback event. They are: {string.Join(", ", Callbacks.Names)}.");
         RuleFor(r => r.CorrelationId).MaximumLength(200);
         RuleFor(r => r.MaxAttempts).InclusiveBetween(1, 100);
         RuleFor(r => r.TimeoutSeconds).InclusiveBetween(1, 7 * 24 * 3600);
@@ -77,7 +90,8 @@ public static class SubmitJobEndpoints
 }
 
 public sealed class JobSubmissions(
-    GroupCommit commits, JobQueries queries, JobTypeRegistry types, IValidator<SubmitJobRequest> validator, TimeProvider clock)
+    GroupCommit commits, JobQueries queries, JobLookup lookup, JobTypeRegistry types, IValidator<SubmitJobRequest> validator, IOptions<WebhookOptions> webhooks,
+    TimeProvider clock)
 {
     private static readonly JsonSerializerOptions Canonical = new(JsonBody.Strict)
     {
@@ -100,33 +114,42 @@ public sealed class JobSubmissions(
         }
 
         var errors = await Validate(request, ct);
+        if (errors.Count == 0 && request.CallbackUrl is not null && WebhookOptions.SecretsIn(webhooks.Value.Secrets.GetValueOrDefault(tenant)).Length == 0)
+            errors["callbackUrl"] = [$"Callbacks are signed, and tenant '{tenant}' has no signing secret: an operator sets Webhooks:Secrets:{tenant}."];
         if (errors.Count > 0)
             return Problems.Validation(errors);
 
         var type = types.Find(request.Type!)!;
-        var jobId = Idempotency.JobId(tenant, key);
         var fingerprint = Idempotency.Fingerprint(JsonSerializer.SerializeToElement(request, Canonical));
-        var now = clock.GetUtcNow();
-        var submitted = JobDecider.Decide(
-            new JobCommand.SubmitJob(jobId, type.Name, request.Input!.Value, request.CallbackUrl, request.CorrelationId, fingerprint, key,
-                request.MaxAttempts ?? type.MaxAttempts, request.TimeoutSeconds ?? (int)Math.Ceiling(type.Timeout.TotalSeconds), type.Backoff),
-            null, now);
         var metadata = new EventMetadata(request.CorrelationId ?? Activity.Current?.TraceId.ToString(), http.TraceIdentifier, "api");
-        try
+        // The key's first job, or, when that one has expired, the next: the store's unique stream id settles races either way.
+        for (var generation = 0; ; generation++)
         {
-            await commits.Append(new StreamAppend(jobId, tenant, 0, [.. submitted], metadata, typeof(Job)), ct);
-            return Accepted(jobId, Job.Fold(submitted)!, runAfter: now, type, http, replayed: false, now);
-        }
-        catch (ExistingStreamIdCollisionException)
-        {
-            var existing = await queries.Status(jobId, tenant, ct)
-                ?? throw new InvalidOperationException($"Job {jobId} exists but has no status.");
-            return existing.Fingerprint == fingerprint
-                ? Accepted(jobId, existing.State, existing.RunAfter, type, http, replayed: true, now)
-                : Problems.Problem(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused",
-                    "This Idempotency-Key was used for a different request.",
-                    $"Job {jobId} was submitted with this key and another body. Use a new key for new work.",
-                    new Dictionary<string, object?> { ["jobId"] = jobId });
+            var jobId = Idempotency.JobId(tenant, key, generation);
+            var now = clock.GetUtcNow();
+            var submitted = JobDecider.Decide(
+                new JobCommand.SubmitJob(jobId, type.Name, request.Input!.Value, request.CallbackUrl, request.CorrelationId, fingerprint, key,
+                    request.MaxAttempts ?? type.MaxAttempts, request.TimeoutSeconds ?? (int)Math.Ceiling(type.Timeout.TotalSeconds), type.Backoff,
+                    generation, request.CallbackEvents),
+                null, now);
+            try
+            {
+                await commits.Append(new StreamAppend(jobId, tenant, 0, [.. submitted], metadata, typeof(Job)), ct);
+                return Accepted(jobId, Job.Fold(submitted)!, runAfter: now, createdAt: now, type, http, replayed: false, now);
+            }
+            catch (ExistingStreamIdCollisionException)
+            {
+                var existing = await queries.Status(jobId, tenant, ct)
+                    ?? throw new InvalidOperationException($"Job {jobId} exists but has no status.");
+                if (lookup.IsExpired(existing))
+                    continue;
+                return existing.Fingerprint == fingerprint
+                    ? Accepted(jobId, existing.State, existing.RunAfter, existing.CreatedAt, type, http, replayed: true, now)
+                    : Problems.Problem(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused",
+                        "This Idempotency-Key was used for a different request.",
+                        $"Job {jobId} was submitted with this key and another body. Use a new key for new work.",
+                        new Dictionary<string, object?> { ["jobId"] = jobId });
+            }
         }
     }
 
@@ -140,9 +163,9 @@ public sealed class JobSubmissions(
     }
 
     /// <summary>The 202: where to follow the job, and where it stands now (a replay of a finished job says so).</summary>
-    private static IResult Accepted(Guid jobId, Job state, DateTimeOffset? runAfter, JobType type, HttpContext http, bool replayed, DateTimeOffset now)
+    private static IResult Accepted(Guid jobId, Job state, DateTimeOffset? runAfter, DateTimeOffset createdAt, JobType type, HttpContext http, bool replayed, DateTimeOffset now)
     {
-        RetryAfter.Set(http.Response, state, runAfter, !type.RunsInProcess, now);
+        RetryAfter.Set(http.Response, state, runAfter, createdAt, !type.RunsInProcess, now);
         if (replayed)
             http.Response.Headers["Idempotent-Replayed"] = "true";
         return TypedResults.Accepted(JobLinks.Status(jobId), new JobAccepted(jobId, JobDecider.Name(state.Status), JobLinks.Status(jobId), JobLinks.Events(jobId)));

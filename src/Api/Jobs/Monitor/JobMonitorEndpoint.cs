@@ -1,0 +1,39 @@
+using EventSourced.Api.JobTypes;
+using EventSourced.Domain.Jobs;
+using EventSourced.Projections.Jobs;
+using Wolverine.Http;
+
+namespace EventSourced.Api.Jobs.Monitor;
+
+public sealed record JobMonitorResponse(Guid JobId, string Status, int Progress, JobError? Error);
+
+/// <summary>
+/// GET /jobs/{id}/status: the status monitor of the asynchronous request-reply pattern, for clients that only
+/// know how to poll and follow redirects. While the job runs: 200 with Retry-After (growing with the job's age).
+/// Completed: 303 See Other to its result. Failed or cancelled: 200 with the error.
+/// </summary>
+public static class JobMonitorEndpoint
+{
+    [WolverineGet("/jobs/{id:guid}/status", OperationId = "MonitorJob")]
+    public static async Task<IResult> Get(Guid id, HttpContext http, JobLookup lookup, JobTypeRegistry types, TimeProvider clock)
+    {
+        var (view, problem) = await lookup.Find(id, http, http.RequestAborted);
+        if (view is null)
+            return problem!;
+        http.Response.Headers.CacheControl = "no-store";
+        var state = view.State;
+        if (state.Status == JobStatus.Completed)
+        {
+            http.Response.Headers.Location = JobLinks.Result(id);
+            return TypedResults.StatusCode(StatusCodes.Status303SeeOther);
+        }
+        RetryAfter.Set(http.Response, state, view.RunAfter, view.CreatedAt, types.Find(state.Type) is { RunsInProcess: false }, clock.GetUtcNow());
+        var error = state.Status switch
+        {
+            JobStatus.Failed => view.Error,
+            JobStatus.Cancelled => new JobError("job_cancelled", "The job was cancelled."),
+            _ => null,
+        };
+        return TypedResults.Ok(new JobMonitorResponse(id, JobDecider.Name(state.Status), state.Progress, error));
+    }
+}

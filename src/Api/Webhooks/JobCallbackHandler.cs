@@ -1,0 +1,93 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using EventSourced.Api.Jobs.Status;
+using EventSourced.Domain.Jobs;
+using EventSourced.EventStore;
+using EventSourced.Projections.Jobs;
+using JasperFx;
+using Marten;
+using Microsoft.Extensions.Options;
+using Wolverine;
+using Wolverine.ErrorHandling;
+using Wolverine.Marten;
+using Wolverine.Runtime;
+using Wolverine.Runtime.Handlers;
+
+namespace EventSourced.Api.Webhooks;
+
+/// <summary>The body of a callback: the kind of event, when it happened, and the job as it stood right after it.</summary>
+public sealed record CallbackPayload(string Type, DateTimeOffset Timestamp, JobStatusResponse Data);
+
+/// <summary>
+/// Sends one attempt of a callback and records it in the job's history (webhook.attempted, .delivered or .abandoned),
+/// in one transaction with the next attempt, which Wolverine's outbox keeps until it is due. The body is the job as it
+/// stood at the event, folded from the events up to it, so every attempt of a message sends the same body, under the
+/// same webhook-id. Delivery is at least once: a node that dies after sending and before recording sends it again.
+/// </summary>
+public static class JobCallbackHandler
+{
+    public const string Queue = "callbacks";
+    private const int MaxConflicts = 5;
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    /// <summary>A database that is away delays the callback; it is not a reason to give it up.</summary>
+    public static void Configure(HandlerChain chain) =>
+        chain.OnException(GroupCommit.IsTransient).ScheduleRetryIndefinitely(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2));
+
+    public static async Task Handle(
+        JobCallbackDue due, IDocumentStore store, IWolverineRuntime runtime, CallbackSender sender, IOptions<WebhookOptions> options,
+        TimeProvider clock, CancellationToken ct)
+    {
+        var (view, payload) = await Payload(due, store, ct);
+        if (view?.CallbackUrl is not { } url)
+            return;
+
+        var messageId = $"msg_{due.JobId:N}_{due.Version}";
+        var secrets = WebhookOptions.SecretsIn(options.Value.Secrets.GetValueOrDefault(due.TenantId));
+        var (statusCode, error) = secrets.Length == 0
+            ? (null, $"tenant {due.TenantId} has no signing secret (Webhooks:Secrets:{due.TenantId})")
+            : await sender.Post(new Uri(url), messageId, secrets, payload, clock.GetUtcNow(), ct);
+
+        var now = clock.GetUtcNow();
+        var retryAt = Callbacks.RetryDelay(due.Attempt, options.Value.Retries, Random.Shared.NextDouble()) is { } delay ? now + delay : (DateTimeOffset?)null;
+        var outcome = Callbacks.Outcome(due.JobId, messageId, due.Version, due.Attempt, statusCode, error, retryAt, now);
+        for (var conflicts = 0; ; conflicts++)
+        {
+            await using var session = store.LightweightSession(due.TenantId);
+            var outbox = new MartenOutbox(runtime, session);
+            session.CorrelationId = view.CorrelationId;
+            session.CausationId = messageId;
+            session.LastModifiedBy = "webhooks";
+            session.Events.Append(due.JobId, outcome);
+            if (outcome is JobEvent.WebhookAttempted attempted)
+                await outbox.ScheduleAsync(due with { Attempt = due.Attempt + 1 }, attempted.RetryAt, new DeliveryOptions { TenantId = due.TenantId });
+            try
+            {
+                await session.SaveChangesAsync(ct);
+                return;
+            }
+            catch (ConcurrencyException) when (conflicts < MaxConflicts)
+            {
+                // The job moved meanwhile (its runner reported): the record goes after that, not instead of it.
+            }
+        }
+    }
+
+    /// <summary>The job as it stood at the callback's event, and the JSON body that says so.</summary>
+    private static async Task<(JobStatusView? View, byte[] Payload)> Payload(JobCallbackDue due, IDocumentStore store, CancellationToken ct)
+    {
+        await using var session = store.QuerySession(due.TenantId);
+        var events = await session.Events.FetchStreamAsync(due.JobId, due.Version, token: ct);
+        var projection = new JobStatusProjection();
+        var view = events.Aggregate((JobStatusView?)null, (v, e) => projection.Evolve(v, due.JobId, e));
+        if (view is null || events.Count == 0)
+            return (null, []);
+        var e = events[^1];
+        return (view, JsonSerializer.SerializeToUtf8Bytes(new CallbackPayload(e.EventTypeName, ((JobEvent)e.Data).At, JobStatusResponse.From(view)), Json));
+    }
+}

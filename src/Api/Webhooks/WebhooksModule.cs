@@ -1,0 +1,26 @@
+using EventSourced.Projections.Jobs;
+using Wolverine;
+
+namespace EventSourced.Api.Webhooks;
+
+public static class WebhooksModule
+{
+    public static IServiceCollection AddWebhooks(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<WebhookOptions>(configuration.GetSection("Webhooks"));
+        services.AddSingleton<CallbackSender>();
+        return services;
+    }
+
+    /// <summary>
+    /// Callbacks go through a durable local queue: the outbox stores each in the transaction of the event that calls
+    /// for it, and a node that dies with callbacks in hand loses none: another takes them over once the dead node is
+    /// found stale (30 s here rather than Wolverine's minute, in line with the job leases' 30 s).
+    /// </summary>
+    public static void ConfigureWebhooks(this WolverineOptions options)
+    {
+        options.PublishMessage<JobCallbackDue>().ToLocalQueue(JobCallbackHandler.Queue).UseDurableInbox();
+        options.LocalQueue(JobCallbackHandler.Queue).MaximumParallelMessages(16);
+        options.Durability.StaleNodeTimeout = TimeSpan.FromSeconds(30);
+    }
+}
