@@ -59,7 +59,8 @@ public static class JobReadModels
     /// of an inline projection empties its table, then replays up to the high-water mark, so an append landing
     /// meanwhile would be lost or applied twice: appends wait while it runs, on a SHARE lock on mt_streams held
     /// by a transaction of ours (Marten has no way to pause appends, and every append writes its stream's row).
-    /// Reads go on; <see cref="JobQueries.Status"/> folds the events of a job the rebuild has not reached yet.
+    /// Reads go on; <see cref="JobQueries.Status"/> folds the events of a job the rebuild has not reached yet, and commands
+    /// on such a job answer 503 until it is back; leases are renewed all the same.
     /// </summary>
     public static async Task Rebuild(IDocumentStore store, NpgsqlDataSource dataSource, string name, TimeSpan timeout, CancellationToken ct)
     {

@@ -56,15 +56,18 @@ public sealed class JobLeases(NpgsqlDataSource dataSource)
     /// <summary>
     /// Extends the lease by <paramref name="duration"/> from now (by the claim's length when null), if
     /// <paramref name="token"/> still holds it and it has not run out. Returns the new lease and whether
-    /// someone asked to cancel the job, or null when the lease is lost.
+    /// someone asked to cancel the job, or null when the lease is lost. While the status read model is rebuilt the
+    /// job may have no status row: the lease is renewed all the same, and a cancellation is seen at the next renewal.
     /// </summary>
     public async Task<(Lease Lease, bool CancellationRequested)?> Renew(Guid jobId, Guid token, TimeSpan? duration, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand($"""
             UPDATE {TableName} AS l SET duration = coalesce($3, l.duration), expires_at = clock_timestamp() + coalesce($3, l.duration)
-            FROM {EventStoreSetup.Schema}.mt_doc_job_status AS j
-            WHERE l.job_id = $1 AND l.token = $2 AND l.expires_at > now() AND j.id = l.job_id AND j.tenant_id = l.tenant_id
-            RETURNING l.attempt, l.expires_at, (j.data -> 'state' ->> 'cancellationRequested')::boolean
+            WHERE l.job_id = $1 AND l.token = $2 AND l.expires_at > now()
+            RETURNING l.attempt, l.expires_at, coalesce(
+                (SELECT (j.data -> 'state' ->> 'cancellationRequested')::boolean
+                 FROM {EventStoreSetup.Schema}.mt_doc_job_status AS j WHERE j.id = l.job_id AND j.tenant_id = l.tenant_id),
+                false)
             """);
         command.Parameters.Add(new() { Value = jobId });
         command.Parameters.Add(new() { Value = token });

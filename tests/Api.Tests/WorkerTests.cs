@@ -13,7 +13,7 @@ public sealed class ApiWithExternalWorkers : ApiFixture
     public static readonly string[] ExternalTypes =
     [
         "thumbnail", "slow-worker", "rare", "token-check", "flaky-cdn", "cancelled-while-working", "handed-back", "null-body", "long-lease",
-        "unsafe-result", "bad-content-type", "moved-routes",
+        "unsafe-result", "bad-content-type", "csv-as-object", "moved-routes",
     ];
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>(
@@ -151,10 +151,10 @@ public sealed class WorkerTests(ApiWithExternalWorkers api) : IClassFixture<ApiW
     }
 
     [Theory]
-    [InlineData("""{"types":["paint"]}""", "types[0]", "Unknown job type 'paint'. The types are: bad-content-type, cancelled-while-working, flaky-cdn, handed-back, long-lease, moved-routes, null-body, rare, report, slow-worker, thumbnail, token-check, transcode, unsafe-result.")]
+    [InlineData("""{"types":["paint"]}""", "types[0]", "Unknown job type 'paint'. The types are: bad-content-type, cancelled-while-working, csv-as-object, flaky-cdn, handed-back, long-lease, moved-routes, null-body, rare, report, slow-worker, thumbnail, token-check, transcode, unsafe-result.")]
     [InlineData("""{"types":[]}""", "types", "'types' must name the job types this worker runs.")]
     [InlineData("""{"types":["thumbnail"],"leaseSeconds":1}""", "leaseSeconds", "'leaseSeconds' must be between 5 and 3600. You entered 1.")]
-    [InlineData("""{"types":["thumbnail","transcode"]}""", "types[1]", "'transcode' is run by the service itself; workers claim only external types: bad-content-type, cancelled-while-working, flaky-cdn, handed-back, long-lease, moved-routes, null-body, rare, slow-worker, thumbnail, token-check, unsafe-result.")]
+    [InlineData("""{"types":["thumbnail","transcode"]}""", "types[1]", "'transcode' is run by the service itself; workers claim only external types: bad-content-type, cancelled-while-working, csv-as-object, flaky-cdn, handed-back, long-lease, moved-routes, null-body, rare, slow-worker, thumbnail, token-check, unsafe-result.")]
     [InlineData("null", "$", "Must be a JSON object.")]
     public async Task A_claim_that_makes_no_sense_is_400(string body, string field, string message)
     {
@@ -222,6 +222,19 @@ public sealed class WorkerTests(ApiWithExternalWorkers api) : IClassFixture<ApiW
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.True((await response.Json()).GetProperty("errors").TryGetProperty("contentType", out _));
+        Assert.Equal("processing", (await (await _client.GetAsync($"/jobs/{id}")).Json()).Str("status"));
+    }
+
+    [Fact]
+    public async Task A_result_that_is_not_json_must_come_as_a_string_of_its_text()
+    {
+        var id = await Submit("csv-as-object");
+        var work = await Claim("csv-as-object");
+
+        var response = await Post($"/workers/jobs/{id}/complete", new { leaseToken = work.Str("leaseToken"), result = new { a = 1 }, contentType = "text/csv" });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True((await response.Json()).GetProperty("errors").TryGetProperty("result", out _));
         Assert.Equal("processing", (await (await _client.GetAsync($"/jobs/{id}")).Json()).Str("status"));
     }
 

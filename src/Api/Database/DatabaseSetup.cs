@@ -66,7 +66,7 @@ public static class DatabaseSetup
 
 /// <summary>
 /// Applies the schema (Marten's tables, Wolverine's and ours, by Marten's one migration), then starts
-/// listening for appends; stops start-up with a clear message when it cannot. Program runs it before the
+/// listening for appends; stops start-up with a clear message when it cannot. ApiHost runs it before the
 /// host starts, so a failure is that one message and not the host's stack trace; as a hosted service it
 /// also runs under the test host. It runs once.
 /// </summary>

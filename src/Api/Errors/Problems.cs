@@ -72,6 +72,13 @@ public sealed class VersionMismatch(Guid jobId, long actual)
     public long Actual { get; } = actual;
 }
 
+/// <summary>
+/// The job exists (it has events) but its status document does not, yet: an operator is rebuilding the read model.
+/// Commands wait for it rather than deciding on a job they cannot see.
+/// </summary>
+public sealed class ReadModelRebuilding(Guid jobId)
+    : Exception($"Job {jobId} exists, but its status is being rebuilt. Nothing was changed; try again shortly.");
+
 /// <summary>The one map from exceptions to status codes: a broken rule is never a 500.</summary>
 public sealed class ProblemExceptionHandler(IProblemDetailsService problemDetails) : IExceptionHandler
 {
@@ -87,6 +94,8 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problemDetail
             // Others kept changing the job while this request was decided again and again.
             ConcurrencyException => Problems.Problem(StatusCodes.Status409Conflict, "concurrent_change",
                 "The job kept changing while this request was being handled.", "Nothing was changed. Read the job again and retry."),
+            ReadModelRebuilding r => Problems.Problem(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding",
+                "The job's status is being rebuilt.", r.Message),
             BadHttpRequestException b => Problems.Problem(b.StatusCode, "bad_request", "The request is not valid.", b.Message),
             // The database is away (restarting, unreachable): nothing was done, and trying again is safe.
             _ when GroupCommit.IsTransient(exception) => Problems.Problem(StatusCodes.Status503ServiceUnavailable, "database_unavailable",

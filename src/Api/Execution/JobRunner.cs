@@ -28,6 +28,8 @@ public sealed class RunnerOptions
 
     /// <summary>How this node signs the events it appends and the leases it holds (default: host name and process id).</summary>
     public string? WorkerName { get; set; }
+
+    public string Worker => WorkerName ?? $"{Environment.MachineName}:{Environment.ProcessId}";
 }
 
 /// <summary>
@@ -54,7 +56,7 @@ public sealed class JobRunner(
     private static readonly TimeSpan IdleLookInterval = TimeSpan.FromMilliseconds(10);
 
     private readonly RunnerOptions _options = options.Value;
-    private readonly string _worker = options.Value.WorkerName ?? $"{Environment.MachineName}:{Environment.ProcessId}";
+    private readonly string _worker = options.Value.Worker;
     private readonly WakeOnAnyAppend _wakeup = new();
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
@@ -65,8 +67,6 @@ public sealed class JobRunner(
         // Fires once the drain time is up: handlers still running are stopped and their jobs handed back.
         using var abort = new CancellationTokenSource();
         var running = new Dictionary<Task, string>();
-        var sweepEvery = _options.LeaseDuration / 4;
-        var nextSweep = clock.GetUtcNow();
 
         while (!stopping.IsCancellationRequested)
         {
@@ -75,11 +75,6 @@ public sealed class JobRunner(
             var idle = true;
             try
             {
-                if (clock.GetUtcNow() >= nextSweep)
-                {
-                    await queue.ExpireLeases(100, _worker, stopping);
-                    nextSweep = clock.GetUtcNow() + sweepEvery;
-                }
                 var claimed = await ClaimWhatFits(running, stopping);
                 foreach (var job in claimed)
                     running[Run(job, abort.Token)] = job.Submitted.Type;
@@ -87,13 +82,13 @@ public sealed class JobRunner(
             }
             catch (Exception e) when (!stopping.IsCancellationRequested)
             {
-                logger.LogWarning("Could not claim or sweep jobs: {Error}", e.Message);
+                logger.LogWarning("Could not claim jobs: {Error}", e.Message);
             }
             try
             {
                 if (idle)
                     await Task.Delay(IdleLookInterval, stopping);
-                await _wakeup.Signal.Wait(Min(_options.PollInterval, sweepEvery), stopping);
+                await _wakeup.Signal.Wait(_options.PollInterval, stopping);
             }
             catch (OperationCanceledException)
             {
@@ -270,6 +265,5 @@ public sealed class JobRunner(
         }
     }
 
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }

@@ -5,7 +5,7 @@ public sealed class JobContext(Guid jobId, int attempt, Func<int, string?, Cance
 {
     public Guid JobId { get; } = jobId;
 
-    /// <summary>1 for the first run, 2 for the first retry, and so on.</summary>
+    /// <summary>1 for the first run; every start counts, a retry's and a hand-back's alike.</summary>
     public int Attempt { get; } = attempt;
 
     /// <summary>Records progress as an event clients see at once. Percent is 0 to 100 and never goes back within an attempt.</summary>

@@ -30,10 +30,15 @@ public static class ChangeJobHandler
     // Refusals (a finished job, a lost lease) are answers to the client, not failures of the service.
     [AggregateHandler]
     [WolverineLogging(telemetryEnabled: true, successLogLevel: LogLevel.None, executionLogLevel: LogLevel.None, FailureLogLevel = LogLevel.Information)]
-    public static (JobChanged, IEnumerable<object>) Handle(ChangeJob change, JobStatusView? job, IEventStream<JobStatusView> stream, IDocumentSession session, TimeProvider clock)
+    public static async Task<(JobChanged, IEnumerable<object>)> Handle(
+        ChangeJob change, JobStatusView? job, IEventStream<JobStatusView> stream, IDocumentSession session, TimeProvider clock)
     {
         if (job is null)
-            throw JobRuleViolation.NotFound(change.JobId);
+        {
+            throw await session.Events.FetchStreamStateAsync(change.JobId) is null
+                ? JobRuleViolation.NotFound(change.JobId)
+                : new ReadModelRebuilding(change.JobId);
+        }
         var version = stream.StartingVersion ?? job.Version;
         if (change.ExpectedVersion is { } expected && expected != version)
             throw new VersionMismatch(change.JobId, version);

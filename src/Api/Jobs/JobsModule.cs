@@ -27,6 +27,7 @@ public static class JobsModule
         services.AddSingleton<SseKeepAlive>();
         services.Configure<RunnerOptions>(configuration.GetSection("Runner"));
         services.AddHostedService<JobRunner>();
+        services.AddHostedService<LeaseSweeper>();
         // The host waits for the runner's drain, and for it to hand back what did not finish.
         var drain = configuration.GetSection("Runner").Get<RunnerOptions>()?.DrainTimeout ?? new RunnerOptions().DrainTimeout;
         services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(10));

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
@@ -38,6 +39,6 @@ public static class JobResultEndpoint
         if (!isJson && !Inline.Contains(mediaType))
             http.Response.Headers.ContentDisposition = $"attachment; filename=\"{id}-result\"";
         // JSON is served as the JSON it is; any other content type was stored as a JSON string holding its text.
-        return TypedResults.Text(isJson ? result.Body.GetRawText() : result.Body.GetString() ?? result.Body.GetRawText(), result.ContentType);
+        return TypedResults.Text(isJson || result.Body.ValueKind != JsonValueKind.String ? result.Body.GetRawText() : result.Body.GetString(), result.ContentType);
     }
 }

@@ -1,4 +1,5 @@
 using EventSourced.Api.Http;
+using EventSourced.Api.JobTypes;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
 using FluentValidation;
@@ -16,7 +17,8 @@ public sealed record RetryAccepted(Guid JobId, string Status, int Attempt, int M
 public static class RetryJobEndpoint
 {
     [WolverinePost("/jobs/{id:guid}/retry", OperationId = "RetryJob")]
-    public static async Task<IResult> Retry(Guid id, HttpContext http, IMessageBus bus, IValidator<ReasonRequest> validator, CancellationToken ct)
+    public static async Task<IResult> Retry(
+        Guid id, HttpContext http, IMessageBus bus, IValidator<ReasonRequest> validator, JobTypeRegistry types, TimeProvider clock, CancellationToken ct)
     {
         var tenant = Tenant.Of(http);
         var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct, whenEmpty: ReasonRequest.None);
@@ -26,7 +28,9 @@ public static class RetryJobEndpoint
         var changed = await bus.InvokeForTenantAsync<JobChanged>(tenant,
             new ChangeJob(id, new JobCommand.RedriveJob(request!.Reason), null, RequestMetadata.Of(http)), ct);
         http.Response.Headers.ETag = JobLinks.ETag(changed.Version);
-        http.Response.Headers.RetryAfter = "1";
+        // A redriven job starts afresh: it is polled as a young one.
+        var now = clock.GetUtcNow();
+        RetryAfter.Set(http.Response, changed.State, now, now, types.Find(changed.State.Type) is { RunsInProcess: false }, now);
         return TypedResults.Accepted(JobLinks.Status(id),
             new RetryAccepted(id, JobDecider.Name(changed.State.Status), changed.State.Attempt, changed.State.MaxAttempts, changed.Version));
     }

@@ -36,7 +36,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("wolverine.stream.type", "EventSourced.Projections.Jobs.JobStatusView");
             
             // The actual message execution
-            (var outgoing1, var outgoing2) = EventSourced.Api.Jobs.ChangeJobHandler.Handle(changeJob, eventStreamOfJobStatusView.Aggregate, eventStreamOfJobStatusView, documentSession, _timeProvider);
+            (var outgoing1, var outgoing2) = await EventSourced.Api.Jobs.ChangeJobHandler.Handle(changeJob, eventStreamOfJobStatusView.Aggregate, eventStreamOfJobStatusView, documentSession, _timeProvider).ConfigureAwait(false);
 
             
             // Outgoing, cascaded message
