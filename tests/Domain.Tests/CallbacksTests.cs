@@ -36,6 +36,6 @@ public sealed class CallbacksTests
         Assert.Equal("completed", Callbacks.NameOf(new JobCompleted(JobId, default, "application/json", Now)));
         Assert.Equal("retrying", Callbacks.NameOf(new JobAttemptFailed(JobId, 1, "e", "m", Now, Now)));
         Assert.Null(Callbacks.NameOf(new WebhookDelivered(JobId, "msg", 4, 1, 200, Now)));
-        Assert.True(new WebhookDelivered(JobId, "msg", 4, 1, 200, Now).IsCallbackRecord);
+        Assert.True(Callbacks.IsRecord(new WebhookDelivered(JobId, "msg", 4, 1, 200, Now)));
     }
 }

@@ -11,6 +11,12 @@ public static class Callbacks
     /// <summary>Without "callbackEvents": the end of the job, however it ends.</summary>
     public static readonly IReadOnlyList<string> Default = ["completed", "failed", "cancelled"];
 
+    /// <summary>
+    /// A record of a callback sent about the job, not a change of the job: its status and its SSE stream ignore it.
+    /// (A method, not a property of the event: a property would be stored with every event.)
+    /// </summary>
+    public static bool IsRecord(JobEvent e) => e is WebhookAttempted or WebhookDelivered or WebhookAbandoned;
+
     /// <summary>The callback name of an event, or null for one no callback is about (the callbacks' own events among them).</summary>
     public static string? NameOf(JobEvent e) => e switch
     {

@@ -17,9 +17,6 @@ public abstract record JobEvent
     /// <summary>When it happened, by the clock of whoever decided it. Projections use this, never "now".</summary>
     public abstract DateTimeOffset At { get; init; }
 
-    /// <summary>A record of a callback sent about the job, not a change of the job: its status and its SSE stream ignore it.</summary>
-    public bool IsCallbackRecord => this is WebhookAttempted or WebhookDelivered or WebhookAbandoned;
-
     /// <summary>
     /// A client asked for the work. Keeps what it takes to recognise a retry of the same request,
     /// and the retry policy in force when it was submitted (attempts, time-out, backoff), so a later

@@ -60,7 +60,7 @@ public sealed class JobStatusProjection : SingleStreamProjection<JobStatusView, 
     {
         if (e.Data is not JobEvent jobEvent)
             return view;
-        if (jobEvent.IsCallbackRecord)
+        if (Callbacks.IsRecord(jobEvent))
             return view! with { Version = e.Version };
         var state = Job.Evolve(view?.State, jobEvent);
         var next = (view, jobEvent) switch

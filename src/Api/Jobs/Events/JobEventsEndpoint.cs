@@ -87,7 +87,7 @@ public static class JobEventsEndpoint
                     state = Job.Evolve(state, (JobEvent)e.Data);
                     version = e.Version;
                     // Callback records are the service's talk with the client's server, not news of the job.
-                    if (e.Sequence <= sent || ((JobEvent)e.Data).IsCallbackRecord)
+                    if (e.Sequence <= sent || Callbacks.IsRecord((JobEvent)e.Data))
                         continue;
                     sse.Event(e.Sequence, EventName((JobEvent)e.Data, state), Data(e, state), JobEventJson.Default.JobEventData);
                     sent = e.Sequence;
