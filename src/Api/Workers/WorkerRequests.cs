@@ -89,13 +89,9 @@ public sealed class CompleteRequestValidator : AbstractValidator<CompleteRequest
             .When(r => r.ContentType is not null)
             .WithMessage("'contentType' must be a media type, such as text/csv.");
         RuleFor(r => r.Result).Must(result => result!.Value.ValueKind == JsonValueKind.String)
-            .When(r => r.Result is not null && r.ContentType is not null && !IsJson(r.ContentType))
+            .When(r => r.Result is not null && r.ContentType is not null && !Jobs.Result.JobResultEndpoint.IsJson(r.ContentType))
             .WithMessage("A result that is not JSON is sent as a JSON string holding its text.");
     }
-
-    private static bool IsJson(string contentType) =>
-        contentType.Split(';')[0].Trim() is var type
-        && (type.Equals("application/json", StringComparison.OrdinalIgnoreCase) || type.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 }
 
 public sealed class FailRequestValidator : AbstractValidator<FailRequest>

@@ -34,11 +34,19 @@ public static class JobResultEndpoint
         }
 
         http.Response.Headers.XContentTypeOptions = "nosniff";
-        var mediaType = MediaTypeHeaderValue.TryParse(result.ContentType, out var parsed) ? parsed.MediaType.Value ?? "" : "";
-        var isJson = mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+        var mediaType = MediaTypeOf(result.ContentType);
+        var isJson = IsJson(result.ContentType);
         if (!isJson && !Inline.Contains(mediaType))
             http.Response.Headers.ContentDisposition = $"attachment; filename=\"{id}-result\"";
         // JSON is served as the JSON it is; any other content type was stored as a JSON string holding its text.
         return TypedResults.Text(isJson || result.Body.ValueKind != JsonValueKind.String ? result.Body.GetRawText() : result.Body.GetString(), result.ContentType);
     }
+
+    /// <summary>True for JSON (application/json or a +json type), which is stored and served as the JSON it is.</summary>
+    public static bool IsJson(string? contentType) =>
+        MediaTypeOf(contentType) is var type
+        && (type.Equals("application/json", StringComparison.OrdinalIgnoreCase) || type.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+
+    private static string MediaTypeOf(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var parsed) ? parsed.MediaType.Value ?? "" : "";
 }
