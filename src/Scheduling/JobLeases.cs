@@ -140,6 +140,30 @@ public sealed class JobLeases(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>
+    /// Takes a lease for each suspended job, held by nobody (a fresh token) and lasting until its wait ends, inside a
+    /// sweep's transaction: the sweep then leaves the job alone until the wait is over.
+    /// </summary>
+    internal static async Task HoldForWaits(
+        NpgsqlConnection connection, IReadOnlyList<(Guid JobId, string TenantId, int Attempt, string WaitingFor, DateTimeOffset Until)> waits, CancellationToken ct)
+    {
+        if (waits.Count == 0)
+            return;
+        await using var command = new NpgsqlCommand($"""
+            INSERT INTO {TableName} (job_id, tenant_id, attempt, token, holder, duration, expires_at)
+            SELECT job_id, tenant_id, attempt, gen_random_uuid(), 'waiting for the ' || waiting_for, until - now(), until
+            FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::timestamptz[]) AS w (job_id, tenant_id, attempt, waiting_for, until)
+            ON CONFLICT (job_id) DO UPDATE SET (tenant_id, attempt, token, holder, duration, expires_at)
+                = (excluded.tenant_id, excluded.attempt, excluded.token, excluded.holder, excluded.duration, excluded.expires_at)
+            """, connection);
+        command.Parameters.Add(new() { Value = waits.Select(w => w.JobId).ToArray() });
+        command.Parameters.Add(new() { Value = waits.Select(w => w.TenantId).ToArray() });
+        command.Parameters.Add(new() { Value = waits.Select(w => w.Attempt).ToArray() });
+        command.Parameters.Add(new() { Value = waits.Select(w => w.WaitingFor).ToArray() });
+        command.Parameters.Add(new() { Value = waits.Select(w => w.Until.ToUniversalTime()).ToArray() });
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>Gives the lease up (the attempt's outcome is recorded). A token that no longer holds it changes nothing.</summary>
     public Task Release(Guid jobId, Guid token, CancellationToken ct) => _releases.Run((jobId, token), ct);
 

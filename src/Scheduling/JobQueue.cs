@@ -91,7 +91,8 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
     /// <summary>
     /// Ends the attempts whose holder stopped renewing its lease (the process died, or hangs), and those of
     /// running jobs that have no lease at all (it was lost): each counts as a failed attempt, "lease_expired",
-    /// retried after the job's backoff. Any number of nodes may sweep at once; each attempt is ended once.
+    /// retried after the job's backoff. A suspended job's lease is instead stretched to the end of its wait, after
+    /// which it fails, "wait_timed_out". Any number of nodes may sweep at once; each attempt is ended once.
     /// Returns how many were.
     /// </summary>
     public async Task<int> ExpireLeases(int max, string worker, CancellationToken ct)
@@ -118,19 +119,26 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
 
         await using var session = store.LightweightSession(SessionOptions.ForTransaction(transaction));
         var failures = 0;
+        var waits = new List<(Guid JobId, string TenantId, int Attempt, string WaitingFor, DateTimeOffset Until)>();
         foreach (var job in await session.Query<JobStatusView>().Where(v => v.AnyTenant() && v.Id.IsOneOf(candidates)).ToListAsync(ct))
         {
             var (attempt, expired) = leases.GetValueOrDefault(job.Id, (job.State.Attempt, Expired: true));
             // A lease renewed meanwhile is left alone; one left behind by an attempt that already ended is removed below.
             if (!expired || job.State.Status != JobStatus.Processing || job.State.Attempt != attempt)
                 continue;
-            var failed = JobDecider.Decide(new FailAttempt(attempt, "lease_expired",
-                "The runner of this attempt stopped renewing its lease: its process died or stopped responding.", Random.Shared.NextDouble()), job.State, now);
+            // A suspended job's runner let go of it on purpose: the job holds its own lease until its wait is over.
+            if (job.State is { IsSuspended: true, WaitingUntil: { } until } && until > now)
+            {
+                waits.Add((job.Id, job.TenantId, attempt, job.State.WaitingFor!, until));
+                continue;
+            }
+            var failed = JobDecider.Decide(new ExpireAttempt(attempt, Random.Shared.NextDouble()), job.State, now);
             new StreamAppend(job.Id, job.TenantId, job.Version, [.. failed], new EventMetadata(Actor: worker), typeof(Job)).AddTo(session);
             failures++;
         }
         await session.SaveChangesAsync(ct);
         await JobLeases.DeleteExpired(connection, candidates, ct);
+        await JobLeases.HoldForWaits(connection, waits, ct);
         await transaction.CommitAsync(CancellationToken.None);
         return failures;
     }

@@ -261,4 +261,49 @@ public sealed class JobDeciderTests
         Assert.Equal("job_not_failed", Refused(new RedriveJob(null), Submitted, Started()).Code);
         Assert.Equal("job_not_failed", Refused(new RedriveJob(null), Submitted, Started(), Completed).Code);
     }
+
+    private static readonly JobSuspended Suspended = new(Id, 1, "payment provider", Now.AddMinutes(15), Now);
+
+    [Fact]
+    public void A_suspended_attempt_waits_for_the_outside_party_and_its_word_ends_the_job()
+    {
+        var suspended = Assert.IsType<JobSuspended>(Assert.Single(Given(new SuspendJob(1, "payment provider", Now.AddMinutes(15)), Submitted, Started())));
+        var job = Job.Fold([Submitted, Started(), suspended])!;
+        Assert.Equal((JobStatus.Processing, "payment provider", Now.AddMinutes(15)), (job.Status, job.WaitingFor, job.WaitingUntil));
+
+        Assert.IsType<JobCompleted>(Assert.Single(Given(new CompleteJob(1, Input, "application/json"), Submitted, Started(), Suspended)));
+        var declined = Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(1, "card_declined", "Declined.", 0, Retryable: false), Submitted, Started(), Suspended)));
+        Assert.Equal("card_declined", declined.ErrorCode);
+        Assert.Null(Job.Fold([Submitted, Started(), Suspended, declined])!.WaitingFor);
+    }
+
+    [Fact]
+    public void A_wait_that_ends_in_the_past_or_from_a_superseded_attempt_is_refused()
+    {
+        Assert.Equal("wait_in_the_past", Refused(new SuspendJob(1, "payment provider", Now), Submitted, Started()).Code);
+        Assert.Equal("attempt_superseded", Refused(new SuspendJob(1, "payment provider", Now.AddMinutes(1)), Submitted, Started(), AttemptFailed(1), Started(2)).Code);
+    }
+
+    [Fact]
+    public void A_suspended_job_is_cancelled_at_once_as_no_runner_holds_it()
+    {
+        var events = Given(new CancelJob("changed my mind"), Submitted, Started(), Suspended);
+        Assert.Equal([typeof(JobCancellationRequested), typeof(JobCancelled)], events.Select(e => e.GetType()));
+    }
+
+    [Fact]
+    public void A_suspended_job_that_hears_nothing_fails_for_good_while_a_lost_lease_is_retried()
+    {
+        var timedOut = Assert.IsType<JobFailed>(Assert.Single(Given(new ExpireAttempt(1, 0.5), Submitted, Started(), Suspended)));
+        Assert.Equal("wait_timed_out", timedOut.ErrorCode);
+        var lost = Assert.IsType<JobAttemptFailed>(Assert.Single(Given(new ExpireAttempt(1, 0.5), Submitted, Started())));
+        Assert.Equal("lease_expired", lost.ErrorCode);
+    }
+
+    [Fact]
+    public void A_new_attempt_does_not_inherit_the_last_ones_wait()
+    {
+        var job = Job.Fold([Submitted, Started(), Suspended, AttemptFailed(1), Started(2)])!;
+        Assert.Equal((JobStatus.Processing, null, false), (job.Status, job.WaitingFor, job.IsSuspended));
+    }
 }

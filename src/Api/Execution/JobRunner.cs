@@ -145,7 +145,9 @@ public sealed class JobRunner(
         {
             var context = new JobContext(submitted.JobId, attempt, (percent, message, ct) => execution.Execute(new ReportProgress(attempt, percent, message), ct));
             var output = await type.Run!(submitted.Input, context, handler.Token);
-            outcome = new CompleteJob(attempt, output.Result, output.ContentType);
+            outcome = output.Wait is var (party, wait)
+                ? new SuspendJob(attempt, party, clock.GetUtcNow() + wait)
+                : new CompleteJob(attempt, output.Result, output.ContentType);
         }
         catch (OperationCanceledException) when (handler.IsCancellationRequested)
         {
@@ -174,7 +176,8 @@ public sealed class JobRunner(
             await keeping;
         }
 
-        // The lease is given up only once the attempt's outcome is recorded. Otherwise (the lease was
+        // The lease is given up only once the attempt's outcome is recorded (a suspended job's sweep then holds it till
+        // the wait is over). Otherwise (the lease was
         // lost, the database is away) it stays for the sweep, which turns it into a retry: deleting
         // it here would leave the job processing with nobody to finish it.
         if (outcome is not null && await Record(execution, outcome))

@@ -30,6 +30,13 @@ public static class JsonBody
     /// </summary>
     public static async Task<(JsonElement Body, IResult? Problem)> Read(HttpRequest request, CancellationToken ct, string prefix = "")
     {
+        var (bytes, problem) = await ReadBytes(request, ct);
+        return problem is null ? Parse(bytes, prefix) : (default, problem);
+    }
+
+    /// <summary>The body's bytes as sent (what a signature covers), or a problem: 415 when it is not JSON, 413 over 1 MiB.</summary>
+    public static async Task<(ReadOnlyMemory<byte> Bytes, IResult? Problem)> ReadBytes(HttpRequest request, CancellationToken ct)
+    {
         if (!request.HasJsonContentType())
         {
             return (default, Problems.Problem(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type",
@@ -47,10 +54,16 @@ public static class JsonBody
                 return (default, TooLarge());
             buffer.Write(chunk, 0, read);
         }
+        return (buffer.GetBuffer().AsMemory(0, (int)buffer.Length), null);
+    }
+
+    /// <summary>The JSON in <paramref name="bytes"/>, or a 400 problem when it does not parse or holds U+0000.</summary>
+    public static (JsonElement Body, IResult? Problem) Parse(ReadOnlyMemory<byte> bytes, string prefix = "")
+    {
         JsonElement body;
         try
         {
-            using var document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+            using var document = JsonDocument.Parse(bytes);
             body = document.RootElement.Clone();
         }
         catch (JsonException e)

@@ -25,10 +25,22 @@ public interface IJobHandler<in TInput> : IJobHandler where TInput : class
     Task<JobOutput> Run(TInput input, JobContext context, CancellationToken ct);
 }
 
-/// <summary>What a job produced: JSON, or text of another content type.</summary>
+/// <summary>
+/// What a job produced: JSON, or text of another content type. Or, from <see cref="WaitFor"/>, no result yet: the outcome
+/// will come from outside (a provider's webhook), and the job waits for it without holding a runner.
+/// </summary>
 public sealed record JobOutput(JsonElement Result, string ContentType)
 {
+    /// <summary>Who the job now waits for, and how long; null when the job is done.</summary>
+    public (string Party, TimeSpan Timeout)? Wait { get; private init; }
+
     public static JobOutput Json<T>(T value) => new(JsonSerializer.SerializeToElement(value, JsonSerializerOptions.Web), "application/json");
 
     public static JobOutput Text(string text, string contentType) => new(JsonSerializer.SerializeToElement(text), contentType);
+
+    /// <summary>
+    /// The job is suspended until <paramref name="party"/> reports its outcome through POST /webhooks/{provider}, or fails
+    /// after <paramref name="timeout"/> ("wait_timed_out", not retried).
+    /// </summary>
+    public static JobOutput WaitFor(string party, TimeSpan timeout) => new(default, "") { Wait = (party, timeout) };
 }

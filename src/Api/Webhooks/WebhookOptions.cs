@@ -33,8 +33,8 @@ public sealed class WebhookOptions
         TimeSpan.FromHours(10), TimeSpan.FromHours(10), TimeSpan.FromHours(24), TimeSpan.FromHours(24),
     ];
 
-    /// <summary>Providers that may call POST /webhooks/{provider}, by name: their signing secrets, space-separated.</summary>
-    public Dictionary<string, string> Providers { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>Providers that may call POST /webhooks/{provider}, by name.</summary>
+    public Dictionary<string, WebhookProvider> Providers { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>How far a provider's webhook-timestamp may be from our clock (replays of old messages are refused).</summary>
     public TimeSpan Tolerance { get; set; } = TimeSpan.FromMinutes(5);
@@ -43,4 +43,19 @@ public sealed class WebhookOptions
 
     /// <summary>The signing secrets of a tenant (or a provider): none when it has none.</summary>
     public static string[] SecretsIn(string? configured) => (configured ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+}
+
+/// <summary>A provider that reports outcomes of jobs through POST /webhooks/{name}.</summary>
+public sealed class WebhookProvider
+{
+    /// <summary>Its signing secrets ("whsec_" + base64), space-separated: during a rotation, a webhook signed by either is accepted.</summary>
+    public string Secrets { get; set; } = "";
+
+    /// <summary>The tenant whose jobs it reports on: a provider account belongs to one tenant, and reaches no other's jobs.</summary>
+    public string Tenant { get; set; } = EventStore.Tenants.Default;
+
+    /// <summary>The job types whose outcome it may report (unset: "payment"). Null rather than a default list: the binder would append to it.</summary>
+    public List<string>? JobTypes { get; set; }
+
+    public bool Reports(string jobType) => (JobTypes is { Count: > 0 } types ? types : ["payment"]).Contains(jobType, StringComparer.Ordinal);
 }

@@ -6,7 +6,7 @@ namespace EventSourced.Domain.Jobs;
 public static class Callbacks
 {
     /// <summary>What a client may ask to be called about ("callbackEvents").</summary>
-    public static readonly IReadOnlyList<string> Names = ["started", "progress", "retrying", "completed", "failed", "cancelled"];
+    public static readonly IReadOnlyList<string> Names = ["started", "progress", "waiting", "retrying", "completed", "failed", "cancelled"];
 
     /// <summary>Without "callbackEvents": the end of the job, however it ends.</summary>
     public static readonly IReadOnlyList<string> Default = ["completed", "failed", "cancelled"];
@@ -22,6 +22,7 @@ public static class Callbacks
     {
         JobStarted => "started",
         JobProgressed => "progress",
+        JobSuspended => "waiting",
         JobAttemptFailed => "retrying",
         JobCompleted => "completed",
         JobFailed => "failed",

@@ -35,14 +35,29 @@ public sealed record Job(
 {
     public bool IsFinished => Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
 
+    /// <summary>Who the suspended attempt waits for, until when; null unless the job is processing and suspended.</summary>
+    public string? WaitingFor { get; init; }
+
+    public DateTimeOffset? WaitingUntil { get; init; }
+
+    public bool IsSuspended => Status == JobStatus.Processing && WaitingFor is not null;
+
     /// <summary>The state after <paramref name="e"/>; null before the job was submitted.</summary>
-    public static Job Evolve(Job? state, JobEvent e) => (state, e) switch
+    public static Job Evolve(Job? state, JobEvent e)
+    {
+        var next = Apply(state, e);
+        // A wait belongs to one attempt: whatever ends or restarts the attempt ends it.
+        return next.Status == JobStatus.Processing && e is not JobStarted ? next : next with { WaitingFor = null, WaitingUntil = null };
+    }
+
+    private static Job Apply(Job? state, JobEvent e) => (state, e) switch
     {
         (null, JobSubmitted s) => new Job(
             s.JobId, s.Type, JobStatus.Queued, Attempt: 0, Progress: 0, CancellationRequested: false, s.MaxAttempts, Failures: 0, s.Backoff, s.MaxAttempts),
         (null, _) => throw new InvalidOperationException($"A job's stream must start with {nameof(JobSubmitted)}, not {e.GetType().Name}."),
         (_, JobStarted s) => state with { Status = JobStatus.Processing, Attempt = s.Attempt, Progress = 0 },
         (_, JobProgressed p) => state with { Progress = p.Percent },
+        (_, JobSuspended s) => state with { WaitingFor = s.WaitingFor, WaitingUntil = s.Until },
         (_, JobCompleted) => state with { Status = JobStatus.Completed, Progress = 100 },
         (_, JobAttemptFailed) => state with { Status = JobStatus.Queued, Progress = 0, Failures = state.Failures + 1 },
         (_, JobFailed) => state with { Status = JobStatus.Failed, Failures = state.Failures + 1 },

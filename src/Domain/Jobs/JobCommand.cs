@@ -37,6 +37,16 @@ public abstract record JobCommand
     public sealed record FailAttempt(int Attempt, string ErrorCode, string ErrorMessage, double Jitter, bool Retryable = true)
         : JobCommand, IFromHolder;
 
+    /// <summary>The attempt's outcome will come from <paramref name="WaitingFor"/>, by <paramref name="Until"/> at the latest.</summary>
+    public sealed record SuspendJob(int Attempt, string WaitingFor, DateTimeOffset Until) : JobCommand, IFromHolder;
+
+    /// <summary>
+    /// The attempt's time is up with nobody to say how it went: its runner stopped renewing its lease (a failed attempt,
+    /// retried), or a suspended job heard nothing by its deadline (a failure for good: the outside party may still act on
+    /// the first attempt, so a second could, say, charge twice).
+    /// </summary>
+    public sealed record ExpireAttempt(int Attempt, double Jitter) : JobCommand, IFromHolder;
+
     /// <summary>Its runner gives the job back unfinished, to be run again at once.</summary>
     public sealed record ReleaseJob(int Attempt, string Reason) : JobCommand, IFromHolder;
 

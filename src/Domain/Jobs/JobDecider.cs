@@ -29,8 +29,16 @@ public static class JobDecider
 
         (CompleteJob c, var job) => [new JobCompleted(job.Id, c.Result, c.ResultContentType, now)],
 
-        // A failure or a hand-back while a cancellation is pending ends the job as the client asked.
-        (FailAttempt or ReleaseJob, { CancellationRequested: true } job) => [new JobCancelled(job.Id, now)],
+        (ExpireAttempt c, { IsSuspended: true } job) => Decide(new FailAttempt(c.Attempt, "wait_timed_out",
+            $"No word from the {job.WaitingFor} by {job.WaitingUntil:u}.", c.Jitter, Retryable: false), job, now),
+        (ExpireAttempt c, var job) => Decide(new FailAttempt(c.Attempt, "lease_expired",
+            "The runner of this attempt stopped renewing its lease: its process died or stopped responding.", c.Jitter), job, now),
+
+        // A failure, a hand-back or a wait while a cancellation is pending ends the job as the client asked.
+        (FailAttempt or ReleaseJob or SuspendJob, { CancellationRequested: true } job) => [new JobCancelled(job.Id, now)],
+        (SuspendJob c, _) when c.Until <= now =>
+            throw new JobRuleViolation(ViolationKind.InvalidValue, "wait_in_the_past", $"A wait must end in the future, not at {c.Until:u}."),
+        (SuspendJob c, var job) => [new JobSuspended(job.Id, job.Attempt, c.WaitingFor, c.Until, now)],
         (FailAttempt c, var job) when !c.Retryable || job.Attempt >= job.MaxAttempts =>
             [new JobFailed(job.Id, job.Attempt, c.ErrorCode, c.ErrorMessage, now)],
         (FailAttempt c, var job) =>
@@ -44,7 +52,9 @@ public static class JobDecider
         // Cancelling is idempotent: asking again changes nothing. A job that ended otherwise cannot be cancelled.
         (CancelJob, { Status: JobStatus.Cancelled }) => [],
         (CancelJob, { IsFinished: true } job) => throw NotInState(job, "cancelled", "queued or processing"),
-        (CancelJob c, { Status: JobStatus.Queued } job) => [new JobCancellationRequested(job.Id, c.Reason, now), new JobCancelled(job.Id, now)],
+        // Nobody runs a queued or a suspended job: there is no runner to ask, it is cancelled at once.
+        (CancelJob c, var job) when job.Status == JobStatus.Queued || job.IsSuspended =>
+            [new JobCancellationRequested(job.Id, c.Reason, now), new JobCancelled(job.Id, now)],
         (CancelJob, { CancellationRequested: true }) => [],
         (CancelJob c, var job) => [new JobCancellationRequested(job.Id, c.Reason, now)],
 

@@ -53,6 +53,12 @@ public abstract record JobEvent
     /// <summary>The job failed for good: its attempts are used up, or the error is not worth retrying. It is a dead letter.</summary>
     public sealed record JobFailed(Guid JobId, int Attempt, string ErrorCode, string ErrorMessage, DateTimeOffset At) : JobEvent;
 
+    /// <summary>
+    /// The attempt now waits for someone outside the service (<paramref name="WaitingFor"/>: a payment provider) to report
+    /// its outcome, until <paramref name="Until"/>; no runner holds it meanwhile. Without word by then, the job fails.
+    /// </summary>
+    public sealed record JobSuspended(Guid JobId, int Attempt, string WaitingFor, DateTimeOffset Until, DateTimeOffset At) : JobEvent;
+
     /// <summary>Its runner gave it back unfinished (the node was shutting down): queued again at once, not counted as a failure.</summary>
     public sealed record JobReleased(Guid JobId, int Attempt, string Reason, DateTimeOffset At) : JobEvent;
 
@@ -86,6 +92,7 @@ public abstract record JobEvent
         ["job.completed"] = typeof(JobCompleted),
         ["job.attempt_failed"] = typeof(JobAttemptFailed),
         ["job.failed"] = typeof(JobFailed),
+        ["job.suspended"] = typeof(JobSuspended),
         ["job.released"] = typeof(JobReleased),
         ["job.redriven"] = typeof(JobRedriven),
         ["job.cancellation_requested"] = typeof(JobCancellationRequested),

@@ -33,7 +33,9 @@ public sealed record JobEventData(
     JobError? Error = null,
     bool? CancellationRequested = null,
     string? Reason = null,
-    DateTimeOffset? RetryAt = null);
+    DateTimeOffset? RetryAt = null,
+    string? WaitingFor = null,
+    DateTimeOffset? WaitingUntil = null);
 
 /// <summary>The event data's JSON, generated at build time: no reflection per event.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -135,8 +137,13 @@ public static class JobEventsEndpoint
         return value.Length == 0 || (long.TryParse(value, out lastEventId) && lastEventId >= 0);
     }
 
-    /// <summary>The SSE event name: "progress" for progress, otherwise the job's status after the event.</summary>
-    private static string EventName(JobEvent e, Job state) => e is JobProgressed ? "progress" : JobDecider.Name(state.Status);
+    /// <summary>The SSE event name: "progress" for progress, "waiting" for a suspension, otherwise the job's status after the event.</summary>
+    private static string EventName(JobEvent e, Job state) => e switch
+    {
+        JobProgressed => "progress",
+        JobSuspended => "waiting",
+        _ => JobDecider.Name(state.Status),
+    };
 
     private static JobEventData Data(IEvent stored, Job state)
     {
@@ -147,6 +154,7 @@ public static class JobEventsEndpoint
             JobSubmitted s => data with { JobType = s.Type, CorrelationId = s.CorrelationId },
             JobStarted s => data with { Worker = s.Worker },
             JobProgressed p => data with { Percent = p.Percent, Message = p.Message },
+            JobSuspended w => data with { WaitingFor = w.WaitingFor, WaitingUntil = w.Until },
             JobCompleted c => data with { ResultUrl = JobLinks.Result(state.Id), ResultContentType = c.ResultContentType },
             JobAttemptFailed a => data with { Error = new JobError(a.ErrorCode, a.ErrorMessage), RetryAt = a.RetryAt },
             JobFailed f => data with { Error = new JobError(f.ErrorCode, f.ErrorMessage) },

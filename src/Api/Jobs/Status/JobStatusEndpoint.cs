@@ -12,6 +12,7 @@ namespace EventSourced.Api.Jobs.Status;
 /// <param name="MaxAttempts">The number of the last attempt the job may make; a hand-back moves it on by one, a redrive by a fresh set.</param>
 /// <param name="CompletedAt">When it completed; only for a completed job.</param>
 /// <param name="FinishedAt">When it completed, failed for good or was cancelled.</param>
+/// <param name="WaitingFor">Who a suspended job waits for to report its outcome (a payment provider), until <paramref name="WaitingUntil"/>.</param>
 public sealed record JobStatusResponse(
     Guid JobId,
     string Type,
@@ -29,7 +30,9 @@ public sealed record JobStatusResponse(
     DateTimeOffset? FinishedAt,
     string? ResultUrl,
     JobError? Error,
-    long Version)
+    long Version,
+    string? WaitingFor = null,
+    DateTimeOffset? WaitingUntil = null)
 {
     public static JobStatusResponse From(JobStatusView view)
     {
@@ -40,7 +43,8 @@ public sealed record JobStatusResponse(
             // When the next attempt is due, for a job waiting to be retried or run again.
             state.Status == JobStatus.Queued && state.Attempt > 0 ? view.RunAfter : null,
             state.CancellationRequested, view.CorrelationId, view.CreatedAt, view.UpdatedAt,
-            completed ? view.FinishedAt : null, view.FinishedAt, completed ? JobLinks.Result(view.Id) : null, view.Error, view.Version);
+            completed ? view.FinishedAt : null, view.FinishedAt, completed ? JobLinks.Result(view.Id) : null, view.Error, view.Version,
+            state.WaitingFor, state.WaitingUntil);
     }
 }
 

@@ -9,7 +9,7 @@ namespace Internal.Generated.WolverineHandlers
     {
         public override System.Type[] EndpointTypes()
         {
-            return new System.Type[] { typeof(EventSourced.Api.DeadLetters.DeadLettersEndpoint), typeof(EventSourced.Api.Health.HealthEndpoint), typeof(EventSourced.Api.Jobs.Cancel.CancelJobEndpoint), typeof(EventSourced.Api.Jobs.Events.JobEventsEndpoint), typeof(EventSourced.Api.Jobs.History.JobHistoryEndpoint), typeof(EventSourced.Api.Jobs.Monitor.JobMonitorEndpoint), typeof(EventSourced.Api.Jobs.Result.JobResultEndpoint), typeof(EventSourced.Api.Jobs.Retry.RetryJobEndpoint), typeof(EventSourced.Api.Jobs.Status.JobStatusEndpoint), typeof(EventSourced.Api.Jobs.Submit.SubmitJobEndpoints), typeof(EventSourced.Api.Workers.WorkerEndpoints) };
+            return new System.Type[] { typeof(EventSourced.Api.DeadLetters.DeadLettersEndpoint), typeof(EventSourced.Api.Health.HealthEndpoint), typeof(EventSourced.Api.Jobs.Cancel.CancelJobEndpoint), typeof(EventSourced.Api.Jobs.Events.JobEventsEndpoint), typeof(EventSourced.Api.Jobs.History.JobHistoryEndpoint), typeof(EventSourced.Api.Jobs.Monitor.JobMonitorEndpoint), typeof(EventSourced.Api.Jobs.Result.JobResultEndpoint), typeof(EventSourced.Api.Jobs.Retry.RetryJobEndpoint), typeof(EventSourced.Api.Jobs.Status.JobStatusEndpoint), typeof(EventSourced.Api.Jobs.Submit.SubmitJobEndpoints), typeof(EventSourced.Api.ProviderWebhooks.ReceiveProviderWebhookEndpoint), typeof(EventSourced.Api.Workers.WorkerEndpoints) };
         }
     }
 
@@ -33,6 +33,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_jobs))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_jobs_id_cancel))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_jobs_id_retry))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_webhooks_provider))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_workers_claims))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_workers_jobs_id_complete))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_workers_jobs_id_fail))]
@@ -49,6 +50,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Jobs.Retry.RetryJobEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Jobs.Status.JobStatusEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Jobs.Submit.SubmitJobEndpoints))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.ProviderWebhooks.ReceiveProviderWebhookEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Workers.WorkerEndpoints))]
         public static void Pin()
         {

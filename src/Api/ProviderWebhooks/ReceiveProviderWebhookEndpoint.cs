@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Text.Json;
+using EventSourced.Api.Errors;
+using EventSourced.Api.Http;
+using EventSourced.Api.Webhooks;
+using Marten;
+using JasperFx;
+using Microsoft.Extensions.Options;
+using Wolverine;
+using Wolverine.Http;
+using Wolverine.Marten;
+using Wolverine.Runtime;
+
+namespace EventSourced.Api.ProviderWebhooks;
+
+/// <summary>The provider's answer: the webhook is stored, and whether it already was.</summary>
+public sealed record ProviderWebhookAccepted(string WebhookId, bool Duplicate);
+
+/// <summary>
+/// POST /webhooks/{provider}: a provider (a payment provider) reports the outcome of a job. Signed per Standard Webhooks with
+/// the provider's secret and no further than <see cref="WebhookOptions.Tolerance"/> from our clock (401 otherwise, nothing
+/// stored). The webhook is stored, with a message that applies it to its job, in one transaction; the provider gets its 2xx at
+/// once, whatever the job's state, so it never retries a webhook we have. A webhook-id seen before is answered 200 and ignored.
+/// </summary>
+public static class ReceiveProviderWebhookEndpoint
+{
+    [WolverinePost("/webhooks/{provider}", OperationId = "ReceiveProviderWebhook")]
+    public static async Task<IResult> Receive(
+        string provider, HttpContext http, IDocumentStore store, IWolverineRuntime runtime, IOptions<WebhookOptions> options, TimeProvider clock,
+        CancellationToken ct)
+    {
+        if (!options.Value.Providers.TryGetValue(provider, out var settings))
+            return Problems.Problem(StatusCodes.Status404NotFound, "unknown_provider", "No such provider.", $"No provider '{provider}' is configured (Webhooks:Providers).");
+        var (bytes, problem) = await JsonBody.ReadBytes(http.Request, ct);
+        if (problem is not null)
+            return problem;
+
+        var headers = http.Request.Headers;
+        var webhookId = headers[StandardWebhooks.IdHeader].ToString();
+        var now = clock.GetUtcNow();
+        if (webhookId.Length is 0 or > 200 || headers[StandardWebhooks.SignatureHeader].Count == 0)
+            return Unauthorized("webhook_unsigned", "The webhook must carry webhook-id (at most 200 characters), webhook-timestamp and webhook-signature.");
+        if (!long.TryParse(headers[StandardWebhooks.TimestampHeader], NumberStyles.None, CultureInfo.InvariantCulture, out var timestamp)
+            || Math.Abs(now.ToUnixTimeSeconds() - timestamp) > options.Value.Tolerance.TotalSeconds)
+        {
+            return Unauthorized("webhook_timestamp_out_of_tolerance",
+                $"webhook-timestamp must be the Unix time it was sent, within {options.Value.Tolerance.TotalMinutes} minutes of ours ({now.ToUnixTimeSeconds()}).");
+        }
+        if (!StandardWebhooks.Verify(WebhookOptions.SecretsIn(settings.Secrets), webhookId, timestamp, bytes.Span, headers[StandardWebhooks.SignatureHeader].ToString()))
+            return Unauthorized("webhook_signature_invalid", $"webhook-signature is not a signature of this message by any of {provider}'s secrets.");
+
+        var (payload, invalid) = JsonBody.Parse(bytes);
+        if (invalid is not null)
+            return invalid;
+        if (Errors(payload) is { Count: > 0 } errors)
+            return Problems.Validation(errors);
+
+        var webhook = new ProviderWebhook
+        {
+            Id = ProviderWebhook.IdOf(provider, webhookId), Provider = provider, WebhookId = webhookId,
+            SentAt = DateTimeOffset.FromUnixTimeSeconds(timestamp), ReceivedAt = now,
+            Type = payload.GetProperty("type").GetString()!, Data = payload.GetProperty("data"),
+        };
+        await using var session = store.LightweightSession(settings.Tenant);
+        session.Insert(webhook);
+        await new MartenOutbox(runtime, session).PublishAsync(new ProviderWebhookReceived(webhook.Id, settings.Tenant), new DeliveryOptions { TenantId = settings.Tenant });
+        try
+        {
+            await session.SaveChangesAsync(ct);
+        }
+        catch (DocumentAlreadyExistsException)
+        {
+            return TypedResults.Ok(new ProviderWebhookAccepted(webhookId, Duplicate: true));
+        }
+        return TypedResults.Accepted((string?)null, new ProviderWebhookAccepted(webhookId, Duplicate: false));
+    }
+
+    /// <summary>The payload: a "type" and a "data" object naming the job by "jobId" or "correlationId".</summary>
+    private static Dictionary<string, string[]> Errors(JsonElement payload)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (payload.ValueKind != JsonValueKind.Object)
+            return new() { ["$"] = ["Must be a JSON object with 'type' and 'data'."] };
+        if (!payload.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString()!.Length is 0 or > 200)
+            errors["type"] = ["Must be the kind of event, a string of 1 to 200 characters (\"payment.succeeded\")."];
+        if (!payload.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Object)
+            errors["data"] = ["Must be a JSON object."];
+        else if (!(data.TryGetProperty("jobId", out var jobId) && jobId.ValueKind == JsonValueKind.String && jobId.TryGetGuid(out _))
+            && !(data.TryGetProperty("correlationId", out var correlation) && correlation.ValueKind == JsonValueKind.String))
+        {
+            errors["data"] = ["Must name the job: 'jobId' (the id the job was given) or 'correlationId' (the one it was submitted with)."];
+        }
+        return errors;
+    }
+
+    private static IResult Unauthorized(string code, string detail) =>
+        Problems.Problem(StatusCodes.Status401Unauthorized, code, "The webhook's signature does not check out.", detail);
+}
