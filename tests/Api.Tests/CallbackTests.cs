@@ -1,15 +1,7 @@
-using System.Collections.Concurrent;
 using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using EventSourced.Api.Webhooks;
 using EventSourced.TestSupport;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using static EventSourced.Domain.Jobs.JobCommand;
 
@@ -40,16 +32,16 @@ public sealed class CallbackTests(ApiWithCallbacks api) : IClassFixture<ApiWithC
     [Fact]
     public void The_receivers_signature_check_agrees_with_the_specifications_test_vector()
     {
-        Assert.True(Receiver.IsSigned(ApiWithCallbacks.Secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330",
+        Assert.True(CallbackReceiver.IsSigned(ApiWithCallbacks.Secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330",
             """{"test": 2432232314}""", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
-        Assert.False(Receiver.IsSigned(ApiWithCallbacks.Secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265331",
+        Assert.False(CallbackReceiver.IsSigned(ApiWithCallbacks.Secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265331",
             """{"test": 2432232314}""", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
     }
 
     [Fact]
     public async Task A_receiver_that_fails_twice_gets_the_same_signed_message_three_times_and_the_history_shows_each_attempt()
     {
-        await using var receiver = await Receiver.Start(500, 503, 200);
+        await using var receiver = await CallbackReceiver.Start(500, 503, 200);
         var id = await Submit($$"""{"type":"transcode","input":{"fileId":"movie"},"callbackUrl":"{{receiver.Url}}"}""");
         await api.Drive(id, new StartJob("node-a"));
         await api.Drive(id, new CompleteJob(1, Output, "application/json"));
@@ -69,7 +61,7 @@ public sealed class CallbackTests(ApiWithCallbacks api) : IClassFixture<ApiWithC
     [Fact]
     public async Task Callbacks_go_out_for_the_events_asked_for_and_a_410_stops_them()
     {
-        await using var receiver = await Receiver.Start(200, 410, 200);
+        await using var receiver = await CallbackReceiver.Start(200, 410, 200);
         var id = await Submit($$"""{"type":"transcode","input":{"fileId":"movie"},"callbackUrl":"{{receiver.Url}}","callbackEvents":["progress","completed"]}""");
         await api.Drive(id, new StartJob("node-a"));
         await api.Drive(id, new ReportProgress(1, 50, "half"));
@@ -87,7 +79,7 @@ public sealed class CallbackTests(ApiWithCallbacks api) : IClassFixture<ApiWithC
     [Fact]
     public async Task The_clients_event_stream_leaves_out_the_callback_records()
     {
-        await using var receiver = await Receiver.Start(200);
+        await using var receiver = await CallbackReceiver.Start(200);
         var id = await Submit($$"""{"type":"transcode","input":{"fileId":"movie"},"callbackUrl":"{{receiver.Url}}"}""");
         await api.Drive(id, new StartJob("node-a"));
         await api.Drive(id, new CompleteJob(1, Output, "application/json"));
@@ -142,50 +134,4 @@ public sealed class CallbackTests(ApiWithCallbacks api) : IClassFixture<ApiWithC
 
     private async Task<List<string>> CallbackRecords(Guid id) =>
         [.. (await api.Events(id)).Select(e => e.EventTypeName).Where(name => name.StartsWith("webhook.", StringComparison.Ordinal))];
-
-    /// <summary>A callback receiver on loopback, checking signatures with its own code (not the service's), answering with the statuses given in turn.</summary>
-    private sealed class Receiver : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-        private readonly ConcurrentQueue<int> _answers;
-
-        public sealed record Request(string MessageId, string Body, bool Signed);
-
-        public ConcurrentQueue<Request> Requests { get; } = new();
-        public string Url { get; private set; } = "";
-
-        private Receiver(WebApplication app, IEnumerable<int> answers)
-        {
-            _app = app;
-            _answers = new ConcurrentQueue<int>(answers);
-        }
-
-        public static async Task<Receiver> Start(params int[] answers)
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            var receiver = new Receiver(builder.Build(), answers);
-            receiver._app.MapPost("/hook", async (HttpContext http) =>
-            {
-                var body = await new StreamReader(http.Request.Body).ReadToEndAsync();
-                var headers = http.Request.Headers;
-                receiver.Requests.Enqueue(new Request(headers["webhook-id"].ToString(), body,
-                    IsSigned(ApiWithCallbacks.Secret, headers["webhook-id"].ToString(), headers["webhook-timestamp"].ToString(), body, headers["webhook-signature"].ToString())));
-                return Results.StatusCode(receiver._answers.TryDequeue(out var status) ? status : 200);
-            });
-            await receiver._app.StartAsync();
-            var address = receiver._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-            receiver.Url = address + "/hook";
-            return receiver;
-        }
-
-        public static bool IsSigned(string secret, string id, string timestamp, string body, string signatures)
-        {
-            var key = Convert.FromBase64String(secret["whsec_".Length..]);
-            var expected = "v1," + Convert.ToBase64String(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes($"{id}.{timestamp}.{body}")));
-            return signatures.Split(' ').Contains(expected);
-        }
-
-        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
-    }
 }
