@@ -32,8 +32,8 @@ public static class JobReadModels
     /// <summary>
     /// Columns beside the JSON for what is searched and sorted in SQL, and only the indexes those
     /// searches use (Marten's own way adds an index to every such column, each one more write per append):
-    /// runners find due jobs by type and due time, sweeps find running jobs, and dead letters are a
-    /// tenant's failed jobs, newest first.
+    /// runners find due jobs by type and due time, sweeps find running jobs, dead letters are a
+    /// tenant's failed jobs, newest first, and audit retention finds jobs that finished long ago.
     /// </summary>
     private static void AddQueueColumns(DocumentMapping mapping)
     {
@@ -42,16 +42,17 @@ public static class JobReadModels
         mapping.DuplicateField([state, typeof(Job).GetProperty(nameof(Job.Type))!], "text", "type", notNull: true, partOfPrimaryKey: false);
         mapping.DuplicateField([typeof(JobStatusView).GetProperty(nameof(JobStatusView.RunAfter))!], "timestamptz", "run_after", notNull: false, partOfPrimaryKey: false);
         mapping.DuplicateField([typeof(JobStatusView).GetProperty(nameof(JobStatusView.FinishedAt))!], "timestamptz", "finished_at", notNull: false, partOfPrimaryKey: false);
-        AddIndex(mapping, "job_status_due", JobStatus.Queued, "type", "run_after");
-        AddIndex(mapping, "job_status_running", JobStatus.Processing, "id");
-        AddIndex(mapping, "job_status_dead_letters", JobStatus.Failed, "tenant_id", "finished_at", "id");
+        AddIndex(mapping, "job_status_due", $"status = '{JobStatus.Queued}'", "type", "run_after");
+        AddIndex(mapping, "job_status_running", $"status = '{JobStatus.Processing}'", "id");
+        AddIndex(mapping, "job_status_dead_letters", $"status = '{JobStatus.Failed}'", "tenant_id", "finished_at", "id");
+        AddIndex(mapping, "job_status_finished", "finished_at is not null", "finished_at");
     }
 
-    private static void AddIndex(DocumentMapping mapping, string name, JobStatus status, params string[] columns)
+    private static void AddIndex(DocumentMapping mapping, string name, string predicate, params string[] columns)
     {
         var index = mapping.AddIndex(columns);
         index.Name = name;
-        index.Predicate = $"status = '{status}'";
+        index.Predicate = predicate;
     }
 
     /// <summary>

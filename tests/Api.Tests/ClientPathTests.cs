@@ -153,3 +153,42 @@ public sealed class ExpiryTests(ApiWithShortExpiry api) : IClassFixture<ApiWithS
         Assert.Equal(second, (await (await _client.PostJson("/jobs", body, key)).Json()).GetProperty("jobId").GetGuid());
     }
 }
+
+public sealed class ApiWithShortRetention : ApiFixture
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Runner:Enabled"] = "false",
+        ["Jobs:ExpireAfter"] = "00:00:01",
+        ["Jobs:AuditRetention"] = "00:00:02",
+        ["Jobs:ArchiveEvery"] = "00:00:00.200",
+    };
+}
+
+public sealed class AuditRetentionTests(ApiWithShortRetention api) : IClassFixture<ApiWithShortRetention>
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    [Fact]
+    public async Task A_job_past_its_audit_retention_is_archived_readable_only_on_request_and_its_key_starts_a_new_job()
+    {
+        const string body = """{"type":"transcode","input":{"fileId":"movie"}}""";
+        var key = Guid.NewGuid().ToString();
+        var first = (await (await _client.PostJson("/jobs", body, key)).Json()).GetProperty("jobId").GetGuid();
+        var running = (await (await _client.PostJson("/jobs", body, Guid.NewGuid().ToString())).Json()).GetProperty("jobId").GetGuid();
+        Assert.Equal(HttpStatusCode.Accepted, (await _client.PostAsync($"/jobs/{first}/cancel", null)).StatusCode);
+
+        var archived = await Eventually.Get(() => _client.GetAsync($"/jobs/{first}/history"), r => r.StatusCode == HttpStatusCode.Gone, "the history to be archived");
+
+        Assert.Equal("job_archived", (await archived.Json()).Str("code"));
+        var history = await (await _client.GetAsync($"/jobs/{first}/history?includeArchived=true")).Json();
+        Assert.Equal(["job.submitted", "job.cancellation_requested", "job.cancelled"], history.GetProperty("events").EnumerateArray().Select(e => e.Str("type")));
+        Assert.Equal("job_expired", (await (await _client.GetAsync($"/jobs/{first}")).Json()).Str("code"));
+        // A job that has not finished is never archived, however old.
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/jobs/{running}/history")).StatusCode);
+
+        var again = await _client.PostJson("/jobs", body, key);
+        Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
+        Assert.NotEqual(first, (await again.Json()).GetProperty("jobId").GetGuid());
+    }
+}

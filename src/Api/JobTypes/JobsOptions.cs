@@ -32,6 +32,15 @@ public sealed class JobsOptions
     /// </summary>
     public TimeSpan ExpireAfter { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// How long a finished job's events stay in the auditors' view (/history, the feed) before they are archived; unset
+    /// (the default): forever. At least <see cref="ExpireAfter"/>: a job is archived only after its client lost it.
+    /// </summary>
+    public TimeSpan? AuditRetention { get; set; }
+
+    /// <summary>How often each node looks for jobs past their audit retention.</summary>
+    public TimeSpan ArchiveEvery { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>Settings by type name, e.g. Jobs:Types:transcode:MaxAttempts.</summary>
     public Dictionary<string, JobTypeSettings> Types { get; set; } = new(StringComparer.Ordinal);
 }

@@ -8,23 +8,23 @@ namespace EventSourced.Api.Jobs;
 
 /// <summary>
 /// A job as its client may see it: 404 when the tenant has no such job, 410 once it finished longer ago than
-/// Jobs:ExpireAfter. The job's history stays for auditors; only the client's resources go.
+/// Jobs:ExpireAfter, or once archived. The job's history stays for auditors; only the client's resources go.
 /// </summary>
 public sealed class JobLookup(JobQueries queries, IOptions<JobsOptions> options, TimeProvider clock)
 {
     public async Task<(JobStatusView? Job, IResult? Problem)> Find(Guid id, HttpContext http, CancellationToken ct)
     {
-        var view = await queries.Status(id, Tenant.Of(http), ct);
+        var tenant = Tenant.Of(http);
+        var view = await queries.Status(id, tenant, ct);
         if (view is null)
-            return (null, Problems.JobNotFound(id));
-        if (IsExpired(view))
-        {
-            return (null, Problems.Problem(StatusCodes.Status410Gone, "job_expired", "The job has expired.",
-                $"Job {id} finished at {view.FinishedAt:O}; finished jobs stay available for {options.Value.ExpireAfter}. Its history is kept for auditors.",
-                new Dictionary<string, object?> { ["finishedAt"] = view.FinishedAt, ["historyUrl"] = JobLinks.History(id) }));
-        }
-        return (view, null);
+            return (null, await queries.IsArchived(id, tenant, ct) ? Expired(id, null) : Problems.JobNotFound(id));
+        return IsExpired(view) ? (null, Expired(id, view.FinishedAt)) : (view, null);
     }
+
+    /// <summary>410: <paramref name="finishedAt"/> is unknown once the job is archived (past the audit retention as well).</summary>
+    private IResult Expired(Guid id, DateTimeOffset? finishedAt) => Problems.Problem(StatusCodes.Status410Gone, "job_expired", "The job has expired.",
+        $"Job {id} finished {(finishedAt is null ? "long ago" : $"at {finishedAt:O}")}; finished jobs stay available for {options.Value.ExpireAfter}. Its history is kept for auditors.",
+        new Dictionary<string, object?> { ["finishedAt"] = finishedAt, ["historyUrl"] = JobLinks.History(id) });
 
     public bool IsExpired(JobStatusView view) => view.FinishedAt + options.Value.ExpireAfter <= clock.GetUtcNow();
 }

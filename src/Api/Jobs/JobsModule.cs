@@ -3,6 +3,7 @@ using EventSourced.Api.Execution;
 using EventSourced.Api.Http;
 using EventSourced.Api.Jobs.Submit;
 using EventSourced.Api.JobTypes;
+using EventSourced.Api.Retention;
 using EventSourced.Projections.Jobs;
 using EventSourced.Scheduling;
 using FluentValidation;
@@ -21,13 +22,16 @@ public static class JobsModule
         services.AddSingleton<JobSubmissions>();
         JobTypeRegistry.AddHandlersAndValidators(services, typeof(JobsModule).Assembly);
         services.AddSingleton<JobTypeRegistry>();
-        services.Configure<JobsOptions>(configuration.GetSection("Jobs"));
+        services.AddOptions<JobsOptions>().Bind(configuration.GetSection("Jobs"))
+            .Validate(o => o.AuditRetention is null || o.AuditRetention >= o.ExpireAfter, "Jobs:AuditRetention must be at least Jobs:ExpireAfter: a job is archived only after it expired.")
+            .ValidateOnStart();
 
         services.Configure<SseOptions>(configuration.GetSection("Sse"));
         services.AddSingleton<SseKeepAlive>();
         services.Configure<RunnerOptions>(configuration.GetSection("Runner"));
         services.AddHostedService<JobRunner>();
         services.AddHostedService<LeaseSweeper>();
+        services.AddHostedService<AuditRetention>();
         // The host waits for the runner's drain, and for it to hand back what did not finish.
         var drain = configuration.GetSection("Runner").Get<RunnerOptions>()?.DrainTimeout ?? new RunnerOptions().DrainTimeout;
         services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(10));

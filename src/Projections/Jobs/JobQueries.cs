@@ -21,6 +21,13 @@ public sealed class JobQueries(IDocumentStore store)
         return await session.Events.AggregateStreamAsync<JobStatusView>(jobId, token: ct);
     }
 
+    /// <summary>Whether the job's stream was archived (past the audit retention): its read-model rows are gone with it.</summary>
+    public async Task<bool> IsArchived(Guid jobId, string tenantId, CancellationToken ct)
+    {
+        await using var session = store.QuerySession(tenantId);
+        return (await session.Events.FetchStreamStateAsync(jobId, ct))?.IsArchived == true;
+    }
+
     private static async Task<IReadOnlyList<JobStatusView?>> Load(IDocumentStore store, IReadOnlyList<(Guid JobId, string TenantId)> lookups)
     {
         var found = new Dictionary<(Guid, string), JobStatusView>();

@@ -2,7 +2,9 @@ using System.Text.Json;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Tenancy;
 using EventSourced.EventStore;
+using JasperFx.Events;
 using Marten;
+using Marten.Events.Archiving;
 using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.History;
@@ -13,7 +15,8 @@ public sealed record JobHistory(Guid JobId, IReadOnlyList<HistoryEntry> Events);
 
 /// <summary>
 /// GET /jobs/{id}/history: every event of the job, as stored, with who and what caused it, for auditors.
-/// With ?version=N or ?at=2026-01-31T12:00:00Z, the history as it stood then.
+/// With ?version=N or ?at=2026-01-31T12:00:00Z, the history as it stood then. Once archived (past Jobs:AuditRetention),
+/// 410 unless asked with ?includeArchived=true.
 /// </summary>
 public static class JobHistoryEndpoint
 {
@@ -25,12 +28,29 @@ public static class JobHistoryEndpoint
             return problem;
 
         await using var session = store.QuerySession(Tenant.Of(http));
-        var events = await session.Events.FetchStreamAsync(id, version ?? 0, at, token: ct);
-        if (events.Count == 0 && await session.Events.FetchStreamStateAsync(id, ct) is null)
+        var stream = await session.Events.FetchStreamStateAsync(id, ct);
+        if (stream is null)
             return Problems.JobNotFound(id);
+        if (stream.IsArchived && http.Request.Query["includeArchived"] != "true")
+        {
+            return Problems.Problem(StatusCodes.Status410Gone, "job_archived", "The job's history is archived.",
+                $"Job {id} finished longer ago than the audit retention (Jobs:AuditRetention). Ask with ?includeArchived=true to read it.");
+        }
+        var events = stream.IsArchived ? await Archived(session, id, version, at, ct) : await session.Events.FetchStreamAsync(id, version ?? 0, at, token: ct);
         return TypedResults.Ok(new JobHistory(id, [.. events.Select(e => new HistoryEntry(
             e.Sequence, e.Version, e.EventTypeName, e.Timestamp, JsonSerializer.SerializeToElement(e.Data, e.Data.GetType(), JsonSerializerOptions.Web),
             new EventMetadata(e.CorrelationId, e.CausationId, e.UserName)))]));
+    }
+
+    /// <summary>An archived stream's events, which Marten's stream reads leave out.</summary>
+    private static async Task<IReadOnlyList<IEvent>> Archived(IQuerySession session, Guid id, long? version, DateTimeOffset? at, CancellationToken ct)
+    {
+        var events = session.Events.QueryAllRawEvents().Where(e => e.StreamId == id && e.MaybeArchived());
+        if (version is { } v)
+            events = events.Where(e => e.Version <= v);
+        if (at is { } t)
+            events = events.Where(e => e.Timestamp <= t);
+        return await events.OrderBy(e => e.Version).ToListAsync(ct);
     }
 
     /// <summary>The version or the moment the history is asked as of, or a problem with the query.</summary>

@@ -139,10 +139,12 @@ public sealed class JobSubmissions(
             }
             catch (ExistingStreamIdCollisionException)
             {
-                var existing = await queries.Status(jobId, tenant, ct)
-                    ?? throw new InvalidOperationException($"Job {jobId} exists but has no status.");
-                if (lookup.IsExpired(existing))
+                var existing = await queries.Status(jobId, tenant, ct);
+                // An archived job expired long before: its key is free again.
+                if (existing is null ? await queries.IsArchived(jobId, tenant, ct) : lookup.IsExpired(existing))
                     continue;
+                if (existing is null)
+                    throw new InvalidOperationException($"Job {jobId} exists but has no status.");
                 return existing.Fingerprint == fingerprint
                     ? Accepted(jobId, existing.State, existing.RunAfter, existing.CreatedAt, type, http, replayed: true, now)
                     : Problems.Problem(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused",
