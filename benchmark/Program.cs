@@ -7,5 +7,9 @@ if (settings.Runs("submit") || settings.Runs("status"))
     await HttpScenarios.Run(await settings.WithFreshDatabase("bench_http"));
 if (settings.Runs("sse"))
     await SseScenarios.Run(await settings.WithFreshDatabase("bench_sse"));
+if (settings.Runs("longpoll"))
+    await ClientPathScenarios.RunLongPolls(await settings.WithFreshDatabase("bench_longpoll"));
+if (settings.Runs("callbacks"))
+    await ClientPathScenarios.RunCallbacks(await settings.WithFreshDatabase("bench_callbacks"));
 if (settings.Runs("rebuild"))
     await RebuildScenario.Run(await settings.WithFreshDatabase("bench_rebuild"));

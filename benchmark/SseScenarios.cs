@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
@@ -59,7 +58,8 @@ public static class SseScenarios
         }
     }
 
-    private static async Task<List<Guid>> Submit(HttpClient http, int count, string type, string input)
+    /// <summary>Submits <paramref name="count"/> jobs, 64 at a time; <paramref name="extra"/> is more of the body (",\"callbackUrl\":...").</summary>
+    internal static async Task<List<Guid>> Submit(HttpClient http, int count, string type, string input, string extra = "")
     {
         var ids = new Guid[count];
         using var gate = new SemaphoreSlim(64);
@@ -68,7 +68,7 @@ public static class SseScenarios
             await gate.WaitAsync();
             try
             {
-                ids[i] = await Post(http, type, input);
+                ids[i] = await Post(http, type, input, extra);
             }
             finally
             {
@@ -78,11 +78,11 @@ public static class SseScenarios
         return [.. ids];
     }
 
-    private static async Task<Guid> Post(HttpClient http, string type, string input)
+    private static async Task<Guid> Post(HttpClient http, string type, string input, string extra = "")
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/jobs")
         {
-            Content = new StringContent($$"""{"type":"{{type}}","input":{{input}}}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent($$$"""{"type":"{{{type}}}","input":{{{input}}}{{{extra}}}}""", Encoding.UTF8, "application/json"),
         };
         request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
         using var response = await http.SendAsync(request);
@@ -90,7 +90,7 @@ public static class SseScenarios
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobId").GetGuid();
     }
 
-    private static async Task<List<SseConnection>> OpenAll(ApiServer api, List<Guid> jobs)
+    private static async Task<List<RawConnection>> OpenAll(ApiServer api, List<Guid> jobs)
     {
         using var gate = new SemaphoreSlim(200);
         var streams = await Task.WhenAll(jobs.Select(async id =>
@@ -98,7 +98,7 @@ public static class SseScenarios
             await gate.WaitAsync();
             try
             {
-                var stream = await SseConnection.Open(api.Url, id);
+                var stream = await RawConnection.Open(api.Url, $"/jobs/{id}/events", "Accept: text/event-stream");
                 await stream.WaitFor("event: queued");
                 return stream;
             }
@@ -130,7 +130,7 @@ public static class SseScenarios
     {
         var started = Stopwatch.GetTimestamp();
         var id = await Post(http, "transcode", """{"fileId":"sse","steps":1,"stepMs":0}""");
-        using var stream = await SseConnection.Open(api.Url, id);
+        using var stream = await RawConnection.Open(api.Url, $"/jobs/{id}/events", "Accept: text/event-stream");
         if (await stream.WaitFor("event: completed"))
             latencies.Add(Stopwatch.GetElapsedTime(started));
         else
@@ -143,53 +143,5 @@ public static class SseScenarios
         var latencies = new Latencies();
         await Task.WhenAll(Enumerable.Range(0, n).Select(_ => Task.Run(() => FollowShortJob(api, http, latencies))));
         return latencies;
-    }
-
-    /// <summary>A bare SSE client on a socket of its own: as little client-side work as a load generator can do.</summary>
-    private sealed class SseConnection : IDisposable
-    {
-        private readonly Socket _socket;
-        private readonly byte[] _buffer = new byte[2048];
-        private string _tail = "";
-
-        private SseConnection(Socket socket) => _socket = socket;
-
-        public bool Connected => _socket.Connected;
-
-        public static async Task<SseConnection> Open(string url, Guid jobId)
-        {
-            var uri = new Uri(url);
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await socket.ConnectAsync(uri.Host, uri.Port);
-            await socket.SendAsync(Encoding.ASCII.GetBytes(
-                $"GET /jobs/{jobId}/events HTTP/1.1\r\nHost: {uri.Authority}\r\nAccept: text/event-stream\r\n\r\n"));
-            return new SseConnection(socket);
-        }
-
-        /// <summary>Reads until <paramref name="text"/> arrives (true), or the server ends the stream or a minute passes (false).</summary>
-        public async Task<bool> WaitFor(string text)
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            while (true)
-            {
-                int read;
-                try
-                {
-                    read = await _socket.ReceiveAsync(_buffer, timeout.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    return false;
-                }
-                if (read == 0)
-                    return false;
-                var seen = _tail + Encoding.ASCII.GetString(_buffer, 0, read);
-                if (seen.Contains(text, StringComparison.Ordinal))
-                    return true;
-                _tail = seen.Length > text.Length ? seen[^text.Length..] : seen;
-            }
-        }
-
-        public void Dispose() => _socket.Dispose();
     }
 }

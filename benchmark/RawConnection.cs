@@ -1,0 +1,55 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace EventSourced.Benchmark;
+
+/// <summary>
+/// A bare HTTP/1.1 client on a socket of its own, for requests the server holds open (an SSE stream, a long poll):
+/// as little client-side work per held request as a load generator can do.
+/// </summary>
+public sealed class RawConnection : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly byte[] _buffer = new byte[2048];
+    private string _tail = "";
+
+    private RawConnection(Socket socket) => _socket = socket;
+
+    public bool Connected => _socket.Connected;
+
+    public static async Task<RawConnection> Open(string url, string path, params string[] headers)
+    {
+        var uri = new Uri(url);
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(uri.Host, uri.Port);
+        var extra = string.Concat(headers.Select(h => h + "\r\n"));
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {uri.Authority}\r\n{extra}\r\n"));
+        return new RawConnection(socket);
+    }
+
+    /// <summary>Reads until <paramref name="text"/> arrives (true), or the server ends the response or a minute passes (false).</summary>
+    public async Task<bool> WaitFor(string text)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        while (true)
+        {
+            int read;
+            try
+            {
+                read = await _socket.ReceiveAsync(_buffer, timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+            if (read == 0)
+                return false;
+            var seen = _tail + Encoding.ASCII.GetString(_buffer, 0, read);
+            if (seen.Contains(text, StringComparison.Ordinal))
+                return true;
+            _tail = seen.Length > text.Length ? seen[^text.Length..] : seen;
+        }
+    }
+
+    public void Dispose() => _socket.Dispose();
+}
