@@ -113,7 +113,7 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
     }
 
     [Theory]
-    [InlineData("""{"type":"mine-coins","input":{}}""", "type", "Unknown job type 'mine-coins'. The types are: report, transcode.")]
+    [InlineData("""{"type":"mine-coins","input":{}}""", "type", "Unknown job type 'mine-coins'. The types are: payment, report, transcode.")]
     [InlineData("""{"input":{"fileId":"x"}}""", "type", "'type' must not be empty.")]
     [InlineData("""{"type":"transcode","input":[1,2]}""", "input", "'input' must be a JSON object.")]
     [InlineData("""{"type":"transcode"}""", "input", "'input' must be a JSON object.")]

@@ -151,7 +151,7 @@ public sealed class WorkerTests(ApiWithExternalWorkers api) : IClassFixture<ApiW
     }
 
     [Theory]
-    [InlineData("""{"types":["paint"]}""", "types[0]", "Unknown job type 'paint'. The types are: bad-content-type, cancelled-while-working, csv-as-object, flaky-cdn, handed-back, long-lease, moved-routes, null-body, rare, report, slow-worker, thumbnail, token-check, transcode, unsafe-result.")]
+    [InlineData("""{"types":["paint"]}""", "types[0]", "Unknown job type 'paint'. The types are: bad-content-type, cancelled-while-working, csv-as-object, flaky-cdn, handed-back, long-lease, moved-routes, null-body, payment, rare, report, slow-worker, thumbnail, token-check, transcode, unsafe-result.")]
     [InlineData("""{"types":[]}""", "types", "'types' must name the job types this worker runs.")]
     [InlineData("""{"types":["thumbnail"],"leaseSeconds":1}""", "leaseSeconds", "'leaseSeconds' must be between 5 and 3600. You entered 1.")]
     [InlineData("""{"types":["thumbnail","transcode"]}""", "types[1]", "'transcode' is run by the service itself; workers claim only external types: bad-content-type, cancelled-while-working, csv-as-object, flaky-cdn, handed-back, long-lease, moved-routes, null-body, rare, slow-worker, thumbnail, token-check, unsafe-result.")]
