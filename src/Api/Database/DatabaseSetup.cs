@@ -55,6 +55,7 @@ public static class DatabaseSetup
         services.AddMarten(JobStorage.Configure).UseNpgsqlDataSource().UseLightweightSessions().IntegrateWithWolverine();
         services.AddSingleton<GroupCommit>();
         services.AddSingleton<StreamReads>();
+        services.AddSingleton<FeedHorizon>();
         services.AddSingleton<EventNotifications>();
         services.AddSingleton<StreamWatchers>();
         services.AddSingleton<DatabaseStartup>();

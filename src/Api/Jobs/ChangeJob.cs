@@ -44,7 +44,8 @@ public static class ChangeJobHandler
             throw new VersionMismatch(change.JobId, version);
 
         var events = JobDecider.Decide(change.Command, job.State, clock.GetUtcNow());
-        session.CorrelationId = change.Metadata.CorrelationId;
+        // Every event of a job carries the correlation id it was submitted with, so an auditor finds them all by it.
+        session.CorrelationId = job.CorrelationId ?? change.Metadata.CorrelationId;
         session.CausationId = change.Metadata.CausationId;
         session.LastModifiedBy = change.Metadata.Actor;
         return (new JobChanged(events.Aggregate(job.State, Job.Evolve), version + events.Count), events);

@@ -1,7 +1,6 @@
-using System.Text.Json;
+using EventSourced.Api.Audit;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Tenancy;
-using EventSourced.EventStore;
 using JasperFx.Events;
 using Marten;
 using Marten.Events.Archiving;
@@ -9,9 +8,7 @@ using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.History;
 
-public sealed record HistoryEntry(long Seq, long Version, string Type, DateTimeOffset Timestamp, JsonElement Data, EventMetadata Metadata);
-
-public sealed record JobHistory(Guid JobId, IReadOnlyList<HistoryEntry> Events);
+public sealed record JobHistory(Guid JobId, IReadOnlyList<AuditEvent> Events);
 
 /// <summary>
 /// GET /jobs/{id}/history: every event of the job, as stored, with who and what caused it, for auditors.
@@ -37,9 +34,7 @@ public static class JobHistoryEndpoint
                 $"Job {id} finished longer ago than the audit retention (Jobs:AuditRetention). Ask with ?includeArchived=true to read it.");
         }
         var events = stream.IsArchived ? await Archived(session, id, version, at, ct) : await session.Events.FetchStreamAsync(id, version ?? 0, at, token: ct);
-        return TypedResults.Ok(new JobHistory(id, [.. events.Select(e => new HistoryEntry(
-            e.Sequence, e.Version, e.EventTypeName, e.Timestamp, JsonSerializer.SerializeToElement(e.Data, e.Data.GetType(), JsonSerializerOptions.Web),
-            new EventMetadata(e.CorrelationId, e.CausationId, e.UserName)))]));
+        return TypedResults.Ok(new JobHistory(id, [.. events.Select(AuditEvent.From)]));
     }
 
     /// <summary>An archived stream's events, which Marten's stream reads leave out.</summary>

@@ -1,9 +1,11 @@
 using System.Globalization;
 using EventSourced.Api.Errors;
+using EventSourced.Api.Jobs.History;
 using EventSourced.Api.JobTypes;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore.Notifications;
 using EventSourced.Projections.Jobs;
+using Marten;
 using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.Status;
@@ -53,6 +55,7 @@ public sealed record JobStatusResponse(
 /// One key lookup in the status read model; ETag is the version, so If-None-Match polling costs a 304.
 /// With Prefer: wait=N as well (RFC 7240), it is a long poll: held until the job moves (200) or N seconds
 /// pass (304), woken by the same notifications as the SSE streams, so a held request costs no queries.
+/// With ?atVersion= or ?asOf=, the job as it stood then (<see cref="JobAsOf"/>).
 /// </summary>
 public static class JobStatusEndpoint
 {
@@ -60,8 +63,11 @@ public static class JobStatusEndpoint
 
     [WolverineGet("/jobs/{id:guid}", OperationId = "GetJob")]
     public static async Task<IResult> Get(
-        Guid id, HttpContext http, JobLookup lookup, StreamWatchers watchers, JobTypeRegistry types, TimeProvider clock, IHostApplicationLifetime lifetime)
+        Guid id, HttpContext http, JobLookup lookup, StreamWatchers watchers, JobTypeRegistry types, TimeProvider clock, IHostApplicationLifetime lifetime,
+        IDocumentStore store)
     {
+        if (JobAsOf.IsAsked(http.Request))
+            return await JobAsOf.Get(id, http, store);
         if (!TryPreferredWait(http.Request, out var wait))
         {
             return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_prefer_wait",

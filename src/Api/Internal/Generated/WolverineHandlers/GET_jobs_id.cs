@@ -3,6 +3,7 @@
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Jobs;
 using EventSourced.EventStore.Notifications;
+using Marten;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
 using System;
@@ -19,15 +20,17 @@ namespace Internal.Generated.WolverineHandlers
         private readonly EventSourced.Api.JobTypes.JobTypeRegistry _jobTypeRegistry;
         private readonly EventSourced.Api.Jobs.JobLookup _jobLookup;
         private readonly EventSourced.EventStore.Notifications.StreamWatchers _streamWatchers;
+        private readonly Marten.IDocumentStore _documentStore;
         private readonly Microsoft.Extensions.Hosting.IHostApplicationLifetime _hostApplicationLifetime;
         private readonly System.TimeProvider _timeProvider;
 
-        public GET_jobs_id(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, EventSourced.Api.JobTypes.JobTypeRegistry jobTypeRegistry, EventSourced.Api.Jobs.JobLookup jobLookup, EventSourced.EventStore.Notifications.StreamWatchers streamWatchers, Microsoft.Extensions.Hosting.IHostApplicationLifetime hostApplicationLifetime, System.TimeProvider timeProvider) : base(wolverineHttpOptions)
+        public GET_jobs_id(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, EventSourced.Api.JobTypes.JobTypeRegistry jobTypeRegistry, EventSourced.Api.Jobs.JobLookup jobLookup, EventSourced.EventStore.Notifications.StreamWatchers streamWatchers, Marten.IDocumentStore documentStore, Microsoft.Extensions.Hosting.IHostApplicationLifetime hostApplicationLifetime, System.TimeProvider timeProvider) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _jobTypeRegistry = jobTypeRegistry;
             _jobLookup = jobLookup;
             _streamWatchers = streamWatchers;
+            _documentStore = documentStore;
             _hostApplicationLifetime = hostApplicationLifetime;
             _timeProvider = timeProvider;
         }
@@ -49,7 +52,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await EventSourced.Api.Jobs.Status.JobStatusEndpoint.Get(id, httpContext, _jobLookup, _streamWatchers, _jobTypeRegistry, _timeProvider, _hostApplicationLifetime).ConfigureAwait(false);
+            var result = await EventSourced.Api.Jobs.Status.JobStatusEndpoint.Get(id, httpContext, _jobLookup, _streamWatchers, _jobTypeRegistry, _timeProvider, _hostApplicationLifetime, _documentStore).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

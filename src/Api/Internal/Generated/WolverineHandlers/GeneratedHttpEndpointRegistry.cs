@@ -9,7 +9,7 @@ namespace Internal.Generated.WolverineHandlers
     {
         public override System.Type[] EndpointTypes()
         {
-            return new System.Type[] { typeof(EventSourced.Api.DeadLetters.DeadLettersEndpoint), typeof(EventSourced.Api.Health.HealthEndpoint), typeof(EventSourced.Api.Jobs.Cancel.CancelJobEndpoint), typeof(EventSourced.Api.Jobs.Events.JobEventsEndpoint), typeof(EventSourced.Api.Jobs.History.JobHistoryEndpoint), typeof(EventSourced.Api.Jobs.Monitor.JobMonitorEndpoint), typeof(EventSourced.Api.Jobs.Result.JobResultEndpoint), typeof(EventSourced.Api.Jobs.Retry.RetryJobEndpoint), typeof(EventSourced.Api.Jobs.Status.JobStatusEndpoint), typeof(EventSourced.Api.Jobs.Submit.SubmitJobEndpoints), typeof(EventSourced.Api.ProviderWebhooks.ReceiveProviderWebhookEndpoint), typeof(EventSourced.Api.Workers.WorkerEndpoints) };
+            return new System.Type[] { typeof(EventSourced.Api.Audit.EventFeedEndpoint), typeof(EventSourced.Api.DeadLetters.DeadLettersEndpoint), typeof(EventSourced.Api.Health.HealthEndpoint), typeof(EventSourced.Api.Jobs.Cancel.CancelJobEndpoint), typeof(EventSourced.Api.Jobs.Events.JobEventsEndpoint), typeof(EventSourced.Api.Jobs.History.JobHistoryEndpoint), typeof(EventSourced.Api.Jobs.Monitor.JobMonitorEndpoint), typeof(EventSourced.Api.Jobs.Result.JobResultEndpoint), typeof(EventSourced.Api.Jobs.Retry.RetryJobEndpoint), typeof(EventSourced.Api.Jobs.Status.JobStatusEndpoint), typeof(EventSourced.Api.Jobs.Submit.SubmitJobEndpoints), typeof(EventSourced.Api.ProviderWebhooks.ReceiveProviderWebhookEndpoint), typeof(EventSourced.Api.Workers.WorkerEndpoints) };
         }
     }
 
@@ -24,6 +24,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Runtime.CompilerServices.ModuleInitializer]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GeneratedHttpEndpointRegistry))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_dead_letters))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_events))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_health))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_jobs_id))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_jobs_id_events))]
@@ -40,6 +41,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_workers_jobs_id_heartbeat))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_workers_jobs_id_progress))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_workers_jobs_id_release))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Audit.EventFeedEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.DeadLetters.DeadLettersEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Health.HealthEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Jobs.Cancel.CancelJobEndpoint))]

@@ -1,0 +1,13 @@
+using System.Text.Json;
+using EventSourced.EventStore;
+using JasperFx.Events;
+
+namespace EventSourced.Api.Audit;
+
+/// <summary>One stored event as auditors read it, in a job's history and in the global feed: where it sits, what it says, who caused it.</summary>
+public sealed record AuditEvent(long Seq, Guid JobId, long Version, string Type, DateTimeOffset Timestamp, JsonElement Data, EventMetadata Metadata)
+{
+    public static AuditEvent From(IEvent e) => new(
+        e.Sequence, e.StreamId, e.Version, e.EventTypeName, e.Timestamp, JsonSerializer.SerializeToElement(e.Data, e.Data.GetType(), JsonSerializerOptions.Web),
+        new EventMetadata(e.CorrelationId, e.CausationId, e.UserName));
+}

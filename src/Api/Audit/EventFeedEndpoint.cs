@@ -1,0 +1,130 @@
+using System.Globalization;
+using System.Text.Json;
+using EventSourced.Api.Errors;
+using EventSourced.Api.Tenancy;
+using EventSourced.EventStore;
+using JasperFx.Events;
+using Marten;
+using Marten.Events.Archiving;
+using Wolverine.Http;
+
+namespace EventSourced.Api.Audit;
+
+/// <param name="Horizon">The feed's horizon when it was read: every event up to it is final, none later is shown yet.</param>
+/// <param name="Next">The URL of the next page; with the last event's seq as its "after", it stays valid as events are added.</param>
+public sealed record EventFeedPage(IReadOnlyList<AuditEvent> Events, long Horizon, string Next);
+
+/// <summary>
+/// GET /events: the tenant's events in the order of their global sequence numbers, for auditors and exports. Gap-free: it
+/// reads only up to the <see cref="FeedHorizon"/>, so a page never passes an event whose transaction has yet to commit, and
+/// "after" the last seq of a page is always the right place to go on from. Filters: type, correlationId, from and to (the
+/// event's time); archived jobs' events only with includeArchived=true. JSON pages by default; with Accept:
+/// application/x-ndjson, one event per line up to the horizon (or limit), written as read, for exports of any size.
+/// </summary>
+public static class EventFeedEndpoint
+{
+    public const int MaxPage = 1000;
+    private const int DefaultPage = 100;
+    private const string NdJson = "application/x-ndjson";
+
+    [WolverineGet("/events", OperationId = "EventFeed")]
+    public static async Task<IResult> Get(HttpContext http, IDocumentStore store, FeedHorizon horizon, CancellationToken ct)
+    {
+        var ndjson = http.Request.Headers.Accept.ToString().Contains(NdJson, StringComparison.OrdinalIgnoreCase);
+        var (query, problem) = FeedQuery.Parse(http.Request.Query, ndjson);
+        if (problem is not null)
+            return problem;
+        var upTo = await horizon.Current(ct);
+        await using var session = store.QuerySession(Tenant.Of(http));
+
+        if (!ndjson)
+        {
+            var events = await query!.Page(session, query.After, upTo, query.Limit!.Value, ct);
+            var last = events.Count > 0 ? events[^1].Sequence : query.After;
+            return TypedResults.Ok(new EventFeedPage([.. events.Select(AuditEvent.From)], upTo, query.NextUrl(last)));
+        }
+
+        http.Response.ContentType = NdJson;
+        http.Response.Headers["Feed-Horizon"] = upTo.ToString(CultureInfo.InvariantCulture);
+        var (after, left) = (query!.After, query.Limit ?? long.MaxValue);
+        while (left > 0)
+        {
+            var events = await query.Page(session, after, upTo, (int)Math.Min(left, MaxPage), ct);
+            foreach (var e in events)
+            {
+                await JsonSerializer.SerializeAsync(http.Response.Body, AuditEvent.From(e), JsonSerializerOptions.Web, ct);
+                await http.Response.Body.WriteAsync("\n"u8.ToArray(), ct);
+            }
+            await http.Response.Body.FlushAsync(ct);
+            if (events.Count < MaxPage)
+                break;
+            (after, left) = (events[^1].Sequence, left - events.Count);
+        }
+        return Results.Empty;
+    }
+
+    /// <summary>The feed's query string, checked.</summary>
+    private sealed record FeedQuery(long After, int? Limit, string? Type, string? CorrelationId, DateTimeOffset? From, DateTimeOffset? To, bool IncludeArchived)
+    {
+        public static (FeedQuery? Query, IResult? Problem) Parse(IQueryCollection q, bool ndjson)
+        {
+            var errors = new Dictionary<string, string[]>();
+            long after = 0;
+            if (q["after"].Count > 0 && !(long.TryParse(q["after"], NumberStyles.None, CultureInfo.InvariantCulture, out after)))
+                errors["after"] = ["Must be a sequence number (a whole number from 0)."];
+            int? limit = ndjson ? null : DefaultPage;
+            if (q["limit"].Count > 0)
+            {
+                if (int.TryParse(q["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out var l) && l >= 1 && (ndjson || l <= MaxPage))
+                    limit = l;
+                else
+                    errors["limit"] = [$"Must be a whole number from 1 to {MaxPage} (no upper limit for an NDJSON export)."];
+            }
+            var from = Moment(q, "from", errors);
+            var to = Moment(q, "to", errors);
+            if (q["type"].ToString().Length > 200 || q["correlationId"].ToString().Length > 200)
+                errors["type"] = ["type and correlationId are at most 200 characters."];
+            if (errors.Count > 0)
+                return (null, Problems.Validation(errors));
+            return (new FeedQuery(after, limit, NullIfEmpty(q["type"]), NullIfEmpty(q["correlationId"]), from, to, q["includeArchived"] == "true"), null);
+        }
+
+        public async Task<IReadOnlyList<IEvent>> Page(IQuerySession session, long after, long upTo, int limit, CancellationToken ct)
+        {
+            var events = session.Events.QueryAllRawEvents().Where(e => e.Sequence > after && e.Sequence <= upTo);
+            if (IncludeArchived)
+                events = events.Where(e => e.MaybeArchived());
+            if (Type is { } type)
+                events = events.Where(e => e.EventTypeName == type);
+            if (CorrelationId is { } correlationId)
+                events = events.Where(e => e.CorrelationId == correlationId);
+            if (From is { } from)
+                events = events.Where(e => e.Timestamp >= from);
+            if (To is { } to)
+                events = events.Where(e => e.Timestamp < to);
+            return await events.OrderBy(e => e.Sequence).Take(limit).ToListAsync(ct);
+        }
+
+        public string NextUrl(long last)
+        {
+            var next = new Dictionary<string, string?>
+            {
+                ["after"] = last.ToString(CultureInfo.InvariantCulture), ["limit"] = Limit?.ToString(CultureInfo.InvariantCulture), ["type"] = Type,
+                ["correlationId"] = CorrelationId, ["from"] = From?.ToString("O"), ["to"] = To?.ToString("O"), ["includeArchived"] = IncludeArchived ? "true" : null,
+            };
+            return Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString("/events", next.Where(p => p.Value is not null));
+        }
+
+        private static DateTimeOffset? Moment(IQueryCollection q, string name, Dictionary<string, string[]> errors)
+        {
+            if (q[name].Count == 0)
+                return null;
+            if (DateTimeOffset.TryParse(q[name], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var moment))
+                return moment;
+            errors[name] = ["Must be a moment such as 2026-11-22T12:00:00Z."];
+            return null;
+        }
+
+        private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+    }
+}

@@ -1,0 +1,44 @@
+using System.Globalization;
+using EventSourced.Api.Errors;
+using EventSourced.Api.Jobs.Status;
+using EventSourced.Api.Tenancy;
+using EventSourced.Projections.Jobs;
+using Marten;
+
+namespace EventSourced.Api.Jobs.History;
+
+/// <summary>
+/// GET /jobs/{id}?atVersion=N or ?asOf=2026-11-22T12:00:00Z: the job as it stood then, for auditors. Folded from its events
+/// up to that point by Marten's live aggregation with the status projection (the domain's own evolve), not read from the
+/// read model, so it holds for any past moment; an expired job is still shown, an archived one is not.
+/// </summary>
+public static class JobAsOf
+{
+    public static bool IsAsked(HttpRequest request) => request.Query.ContainsKey("atVersion") || request.Query.ContainsKey("asOf");
+
+    public static async Task<IResult> Get(Guid id, HttpContext http, IDocumentStore store)
+    {
+        var query = http.Request.Query;
+        long version = 0;
+        DateTimeOffset? asOf = null;
+        if (query.ContainsKey("atVersion") && query.ContainsKey("asOf"))
+            return Problems.Problem(StatusCodes.Status400BadRequest, "conflicting_parameters", "Ask for the job at a version or as of a moment, not both.");
+        if (query.ContainsKey("atVersion") && !(long.TryParse(query["atVersion"], NumberStyles.None, CultureInfo.InvariantCulture, out version) && version > 0))
+            return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_version", "atVersion must be a whole number from 1.");
+        if (query.ContainsKey("asOf"))
+        {
+            if (!DateTimeOffset.TryParse(query["asOf"], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var moment))
+                return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_timestamp", "asOf must be a moment such as 2026-11-22T12:00:00Z.");
+            asOf = moment;
+        }
+
+        await using var session = store.QuerySession(Tenant.Of(http));
+        var view = await session.Events.AggregateStreamAsync<JobStatusView>(id, version, asOf, token: http.RequestAborted);
+        if (view is not null)
+            return TypedResults.Ok(JobStatusResponse.From(view));
+        return await session.Events.FetchStreamStateAsync(id, http.RequestAborted) is null
+            ? Problems.JobNotFound(id)
+            : Problems.Problem(StatusCodes.Status404NotFound, "job_not_yet_submitted", "The job did not exist then.",
+                $"Job {id} was submitted after {(asOf is null ? $"version {version}" : $"{asOf:O}")}, or its history is archived.");
+    }
+}

@@ -1,0 +1,88 @@
+using Npgsql;
+
+namespace EventSourced.EventStore;
+
+/// <summary>
+/// The highest global sequence number below which the event log is final: every event at or below it that will ever
+/// commit has committed. A reader of the global feed reads only up to it, so it never passes an event whose transaction
+/// commits late (sequence numbers are taken before the commit, and commits finish out of order).
+///
+/// Marten's high-water mark needs its async daemon and, after a few seconds, skips a gap whose transaction is still open;
+/// it would let a slow transaction's events be missed for good. This takes no locks and skips nothing: it notes the
+/// highest committed number M and the transactions open at that moment; once all of those have ended, M is final, as any
+/// event numbered below M was numbered by a transaction that had either ended or was among them.
+/// </summary>
+public sealed class FeedHorizon(NpgsqlDataSource dataSource, TimeProvider clock)
+{
+    // How often the open transactions are looked at, at most: readers in between share the answer.
+    private static readonly TimeSpan RefreshEvery = TimeSpan.FromMilliseconds(20);
+
+    private readonly SemaphoreSlim _refreshing = new(1, 1);
+    private long _final;
+    private (long Highest, (int Pid, DateTime Started)[] Open)? _pending;
+    private DateTimeOffset _lastRefresh = DateTimeOffset.MinValue;
+
+    /// <summary>The final sequence number as of now (it lags commits by about the length of the transactions open at the time).</summary>
+    public async Task<long> Current(CancellationToken ct)
+    {
+        await _refreshing.WaitAsync(ct);
+        try
+        {
+            if (clock.GetUtcNow() - _lastRefresh >= RefreshEvery)
+            {
+                await Refresh(ct);
+                _lastRefresh = clock.GetUtcNow();
+            }
+            return _final;
+        }
+        finally
+        {
+            _refreshing.Release();
+        }
+    }
+
+    private async Task Refresh(CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        if (_pending is { } pending)
+        {
+            var open = await OpenTransactions(connection, ct);
+            if (!pending.Open.Any(open.Contains))
+            {
+                _final = Math.Max(_final, pending.Highest);
+                _pending = null;
+            }
+        }
+        if (_pending is null)
+        {
+            // The highest number first, then the transactions open after it: one that numbered an event below it is
+            // either over by then or in the list.
+            var highest = await Highest(connection, ct);
+            var open = await OpenTransactions(connection, ct);
+            if (open.Count == 0)
+                _final = Math.Max(_final, highest);
+            else
+                _pending = (highest, [.. open]);
+        }
+    }
+
+    private static async Task<long> Highest(NpgsqlConnection connection, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand($"SELECT coalesce(max(seq_id), 0) FROM {EventStoreSetup.Schema}.mt_events", connection);
+        return (long)(await command.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <summary>Client sessions of this database inside a transaction, other than this one: each known by its process and when its transaction began.</summary>
+    private static async Task<HashSet<(int Pid, DateTime Started)>> OpenTransactions(NpgsqlConnection connection, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand("""
+            SELECT pid, xact_start FROM pg_stat_activity
+            WHERE datname = current_database() AND backend_type = 'client backend' AND xact_start IS NOT NULL AND pid <> pg_backend_pid()
+            """, connection);
+        var open = new HashSet<(int, DateTime)>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            open.Add((reader.GetInt32(0), reader.GetDateTime(1)));
+        return open;
+    }
+}

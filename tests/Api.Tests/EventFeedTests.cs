@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using EventSourced.Domain.Jobs;
+using EventSourced.EventStore;
+using EventSourced.TestSupport;
+using Marten;
+using Marten.Services;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace EventSourced.Api.Tests;
+
+public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRunner>
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    [Fact]
+    public async Task The_feed_waits_for_a_transaction_that_commits_late_rather_than_skip_its_event()
+    {
+        var start = (await Page("/events?limit=1000")).Horizon;
+        var late = Guid.NewGuid();
+        await using var connection = new NpgsqlConnection(api.Database.ConnectionString);
+        await connection.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var session = api.Host.Services.GetRequiredService<IDocumentStore>().LightweightSession(Tenanted(SessionOptions.ForTransaction(transaction))))
+        {
+            // Numbered now, committed below: after the next job, whose number is higher.
+            session.Events.StartStream<Job>(late, Submitted(late));
+            await session.SaveChangesAsync();
+        }
+        var early = await _client.SubmitTranscode();
+        for (var look = 0; look < 10; look++)
+            Assert.DoesNotContain((await Page($"/events?after={start}&limit=1000")).Events, e => e.JobId == early);
+
+        await transaction.CommitAsync();
+
+        var page = await Eventually.Get(() => Page($"/events?after={start}&limit=1000"), p => p.Events.Any(e => e.JobId == early), "the later event to be shown");
+        Assert.Equal([late, early], page.Events.Select(e => e.JobId));
+        Assert.True(page.Events[0].Seq < page.Events[1].Seq);
+    }
+
+    [Fact]
+    public async Task Paging_through_the_feed_while_jobs_are_added_sees_every_event_once_in_order()
+    {
+        var start = (await Page("/events?limit=1000")).Horizon;
+        var writers = Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 25; i++)
+                await _client.SubmitTranscode();
+        })));
+        var seen = new List<long>();
+        var next = $"/events?after={start}&limit=7";
+        while (!writers.IsCompleted || seen.Count < 200)
+        {
+            var page = await Page(next);
+            seen.AddRange(page.Events.Select(e => e.Seq));
+            next = page.Next;
+            if (page.Events.Count == 0)
+                await Task.Delay(20);
+        }
+        await writers;
+
+        Assert.Equal(200, seen.Count);
+        Assert.Equal(seen.Order(), seen);
+        Assert.Equal(seen.Distinct().Count(), seen.Count);
+    }
+
+    [Fact]
+    public async Task An_export_is_one_event_per_line_and_another_tenants_events_are_not_in_it()
+    {
+        var start = (await Page("/events?limit=1000")).Horizon;
+        var mine = await _client.SubmitTranscode();
+        await _client.SubmitTranscode(tenant: "acme");
+        await Eventually.Get(() => Page($"/events?after={start}"), p => p.Events.Count == 1, "the job to be in the feed");
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/events?after={start}");
+        request.Headers.Add("Accept", "application/x-ndjson");
+        var response = await _client.SendAsync(request);
+
+        Assert.Equal("application/x-ndjson", response.Content.Headers.ContentType?.MediaType);
+        var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var only = JsonDocument.Parse(Assert.Single(lines)).RootElement;
+        Assert.Equal((mine.ToString(), "job.submitted"), (only.Str("jobId"), only.Str("type")));
+    }
+
+    [Fact]
+    public async Task The_feed_filters_by_event_type_and_correlation_id()
+    {
+        var start = (await Page("/events?limit=1000")).Horizon;
+        var correlation = "order-" + Guid.NewGuid();
+        var response = await _client.PostJson("/jobs", $$$"""{"type":"transcode","input":{"fileId":"a"},"correlationId":"{{{correlation}}}"}""", Guid.NewGuid().ToString());
+        var id = (await response.Json()).GetProperty("jobId").GetGuid();
+        await _client.SubmitTranscode();
+        await _client.PostAsync($"/jobs/{id}/cancel", null);
+
+        var page = await Eventually.Get(() => Page($"/events?after={start}&correlationId={correlation}"), p => p.Events.Count == 3, "the job's three events");
+        Assert.All(page.Events, e => Assert.Equal(id, e.JobId));
+        var cancelled = await Page($"/events?after={start}&type=job.cancelled");
+        Assert.Equal(id, Assert.Single(cancelled.Events).JobId);
+    }
+
+    [Theory]
+    [InlineData("/events?after=-1", "after")]
+    [InlineData("/events?limit=5000", "limit")]
+    [InlineData("/events?from=yesterday", "from")]
+    public async Task A_feed_query_that_makes_no_sense_is_400(string url, string field)
+    {
+        var response = await _client.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True((await response.Json()).GetProperty("errors").TryGetProperty(field, out _));
+    }
+
+    private sealed record Entry(long Seq, Guid JobId, string Type);
+
+    private sealed record FeedPage(List<Entry> Events, long Horizon, string Next);
+
+    private async Task<FeedPage> Page(string url)
+    {
+        var response = await _client.GetAsync(url);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<FeedPage>(JsonSerializerOptions.Web))!;
+    }
+
+    private static SessionOptions Tenanted(SessionOptions options)
+    {
+        options.TenantId = Tenants.Default;
+        return options;
+    }
+
+    private static JobEvent.JobSubmitted Submitted(Guid id) => new(
+        id, "transcode", JsonDocument.Parse("""{"fileId":"late"}""").RootElement, null, null, "fp", id.ToString(), 3, 60,
+        new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)), DateTimeOffset.UtcNow);
+}
+
+public sealed class TimeTravelTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRunner>
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    [Fact]
+    public async Task A_job_is_shown_as_it_stood_at_each_version_and_moment_of_its_history()
+    {
+        var id = await _client.SubmitTranscode();
+        await api.Drive(id, new JobCommand.StartJob("node-a"));
+        await api.Drive(id, new JobCommand.ReportProgress(1, 40, "segment 2"));
+        var midway = DateTimeOffset.UtcNow;
+        await Task.Delay(50);
+        await api.Drive(id, new JobCommand.CompleteJob(1, JsonDocument.Parse("{}").RootElement, "application/json"));
+
+        var states = new List<(string, int, long)>();
+        for (var version = 1; version <= 4; version++)
+        {
+            var job = await (await _client.GetAsync($"/jobs/{id}?atVersion={version}")).Json();
+            states.Add((job.Str("status"), job.GetProperty("progress").GetInt32(), job.GetProperty("version").GetInt64()));
+        }
+        var then = await (await _client.GetAsync($"/jobs/{id}?asOf={Uri.EscapeDataString(midway.ToString("O"))}")).Json();
+
+        Assert.Equal([("queued", 0, 1L), ("processing", 0, 2L), ("processing", 40, 3L), ("completed", 100, 4L)], states);
+        Assert.Equal(("processing", 40, "segment 2"), (then.Str("status"), then.GetProperty("progress").GetInt32(), then.Str("message")));
+        Assert.Equal("invalid_version", (await (await _client.GetAsync($"/jobs/{id}?atVersion=zero")).Json()).Str("code"));
+        var before = await _client.GetAsync($"/jobs/{id}?asOf=2000-01-01T00:00:00Z");
+        Assert.Equal("job_not_yet_submitted", (await before.Json()).Str("code"));
+    }
+}
