@@ -48,9 +48,10 @@ public static class ProviderWebhookHandler
         JobCommand? command = webhook.Type switch
         {
             _ when webhook.Type.EndsWith(".succeeded", StringComparison.Ordinal) => new CompleteJob(attempt, webhook.Data, "application/json"),
+            // Cut to the lengths of our own error codes and messages: the provider's text is not ours to store at any size.
             _ when webhook.Type.EndsWith(".failed", StringComparison.Ordinal) => new FailAttempt(attempt,
-                Text(webhook.Data, "code") ?? "provider_reported_failure",
-                Text(webhook.Data, "message") ?? $"{webhook.Provider} reported {webhook.Type}.",
+                Cut(Text(webhook.Data, "code"), 100) ?? "provider_reported_failure",
+                Cut(Text(webhook.Data, "message"), 2000) ?? $"{webhook.Provider} reported {webhook.Type}.",
                 Jitter: 0, Retryable: false),
             _ => null,
         };
@@ -78,6 +79,8 @@ public static class ProviderWebhookHandler
             .Where(v => v.CorrelationId == correlationId && v.State.Status == JobStatus.Processing)
             .FirstOrDefaultAsync(ct);
     }
+
+    private static string? Cut(string? text, int length) => text is { Length: > 0 } t && t.Length > length ? t[..length] : text;
 
     private static string? Text(JsonElement data, string name) =>
         data.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
