@@ -15,7 +15,7 @@ namespace EventSourced.EventStore;
 public sealed class FeedHorizon(NpgsqlDataSource dataSource, TimeProvider clock)
 {
     // How often the open transactions are looked at, at most: readers in between share the answer.
-    private static readonly TimeSpan RefreshEvery = TimeSpan.FromMilliseconds(20);
+    public static readonly TimeSpan RefreshEvery = TimeSpan.FromMilliseconds(20);
 
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private long _final;

@@ -100,6 +100,26 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         Assert.Equal(id, Assert.Single(cancelled.Events).JobId);
     }
 
+    [Fact]
+    public async Task The_live_tail_streams_new_events_and_a_reconnect_with_Last_Event_ID_resumes_after_the_last_one_received()
+    {
+        var start = (await Page("/events?limit=1000")).Horizon;
+        SseEvent first;
+        await using (var tail = await SseStream.Open(_client, $"/events/stream?after={start}"))
+        {
+            var id = await _client.SubmitTranscode();
+            first = (await tail.Next(TimeSpan.FromSeconds(10)))!;
+            Assert.Equal(("job.submitted", id.ToString()), (first.Event, first.Json.Str("jobId")));
+            await _client.PostAsync($"/jobs/{id}/cancel", null);
+        }
+
+        await using var resumed = await SseStream.Open(_client, "/events/stream", lastEventId: first.Id);
+        var names = new[] { await resumed.Next(TimeSpan.FromSeconds(10)), await resumed.Next(TimeSpan.FromSeconds(10)) };
+
+        Assert.Equal(["job.cancellation_requested", "job.cancelled"], names.Select(e => e!.Event));
+        Assert.All(names, e => Assert.True(e!.Seq > first.Seq));
+    }
+
     [Theory]
     [InlineData("/events?after=-1", "after")]
     [InlineData("/events?limit=5000", "limit")]

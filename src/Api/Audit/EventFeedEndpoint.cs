@@ -1,11 +1,15 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using EventSourced.Api.Errors;
+using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
 using EventSourced.EventStore;
+using EventSourced.EventStore.Notifications;
 using JasperFx.Events;
 using Marten;
 using Marten.Events.Archiving;
+using Microsoft.Extensions.Options;
 using Wolverine.Http;
 
 namespace EventSourced.Api.Audit;
@@ -62,6 +66,64 @@ public static class EventFeedEndpoint
         }
         return Results.Empty;
     }
+
+    /// <summary>
+    /// GET /events/stream: the same feed as Server-Sent Events, a live audit tail. Each event's id is its sequence number, so
+    /// a reconnect with Last-Event-ID resumes exactly after the last one received; the filters are those of GET /events.
+    /// </summary>
+    [WolverineGet("/events/stream", OperationId = "EventFeedStream")]
+    public static async Task<IResult> Stream(
+        HttpContext http, IDocumentStore store, FeedHorizon horizon, EventNotifications notifications, IOptions<SseOptions> options,
+        IHostApplicationLifetime lifetime)
+    {
+        var (query, problem) = FeedQuery.Parse(http.Request.Query, ndjson: true);
+        if (problem is not null)
+            return problem;
+        var after = query!.After;
+        var lastEventId = http.Request.Headers["Last-Event-ID"].ToString();
+        if (lastEventId.Length > 0 && !long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out after))
+            return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_last_event_id", "Last-Event-ID must be the id of an event this stream sent (a whole number).");
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
+        var ct = stop.Token;
+        var wake = new WakeOnAnyAppend();
+        using var subscription = notifications.Subscribe(wake);
+        await using var session = store.QuerySession(Tenant.Of(http));
+        var sse = new SseWriter(http.Response);
+        try
+        {
+            await sse.Start(options.Value.Retry, ct);
+            var looks = 0;
+            while (true)
+            {
+                var events = await query.Page(session, after, await horizon.Current(ct), MaxPage, ct);
+                foreach (var e in events)
+                    sse.Event(e.Sequence, e.EventTypeName, AuditEvent.From(e), AuditEventJson);
+                await sse.Flush(ct);
+                if (events.Count > 0)
+                {
+                    (after, looks) = (events[^1].Sequence, 0);
+                    continue;
+                }
+                // An append is final a few horizon refreshes after it commits: look again shortly before waiting for the next.
+                if (looks++ < FinalWithin)
+                {
+                    await Task.Delay(FeedHorizon.RefreshEvery, ct);
+                    continue;
+                }
+                if (!await wake.Signal.Wait(options.Value.KeepAlive, ct))
+                    await sse.Comment("keepalive", ct);
+                looks = 0;
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        return Results.Empty;
+    }
+
+    private const int FinalWithin = 5;
+    private static readonly JsonTypeInfo<AuditEvent> AuditEventJson = (JsonTypeInfo<AuditEvent>)JsonSerializerOptions.Web.GetTypeInfo(typeof(AuditEvent));
 
     /// <summary>The feed's query string, checked.</summary>
     private sealed record FeedQuery(long After, int? Limit, string? Type, string? CorrelationId, DateTimeOffset? From, DateTimeOffset? To, bool IncludeArchived)
