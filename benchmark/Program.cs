@@ -11,5 +11,7 @@ if (settings.Runs("longpoll"))
     await ClientPathScenarios.RunLongPolls(await settings.WithFreshDatabase("bench_longpoll"));
 if (settings.Runs("callbacks"))
     await ClientPathScenarios.RunCallbacks(await settings.WithFreshDatabase("bench_callbacks"));
+if (settings.Runs("search"))
+    await SearchScenario.Run(await settings.WithFreshDatabase("bench_search"));
 if (settings.Runs("rebuild"))
     await RebuildScenario.Run(await settings.WithFreshDatabase("bench_rebuild"));

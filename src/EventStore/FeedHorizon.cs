@@ -9,8 +9,9 @@ namespace EventSourced.EventStore;
 ///
 /// Marten's high-water mark needs its async daemon and, after a few seconds, skips a gap whose transaction is still open;
 /// it would let a slow transaction's events be missed for good. This takes no locks and skips nothing: it notes the
-/// highest committed number M and the transactions open at that moment; once all of those have ended, M is final, as any
-/// event numbered below M was numbered by a transaction that had either ended or was among them.
+/// highest committed number M and the transactions that had numbered events and were still open at that moment; once all
+/// of those have ended, M is final, as any event numbered below M was numbered by a transaction that had either ended or
+/// was among them.
 /// </summary>
 public sealed class FeedHorizon(NpgsqlDataSource dataSource, TimeProvider clock)
 {
@@ -72,12 +73,18 @@ public sealed class FeedHorizon(NpgsqlDataSource dataSource, TimeProvider clock)
         return (long)(await command.ExecuteScalarAsync(ct))!;
     }
 
-    /// <summary>Client sessions of this database inside a transaction, other than this one: each known by its process and when its transaction began.</summary>
+    /// <summary>
+    /// The transactions that may have numbered events: nextval() holds a lock on the events' sequence until its transaction
+    /// ends, so these are exactly the holders of one (a session idle in another transaction, or Marten's daemon waiting on its
+    /// leadership lock, is not among them). Each is known by its process and when its transaction began.
+    /// </summary>
     private static async Task<HashSet<(int Pid, DateTime Started)>> OpenTransactions(NpgsqlConnection connection, CancellationToken ct)
     {
-        await using var command = new NpgsqlCommand("""
-            SELECT pid, xact_start FROM pg_stat_activity
-            WHERE datname = current_database() AND backend_type = 'client backend' AND xact_start IS NOT NULL AND pid <> pg_backend_pid()
+        await using var command = new NpgsqlCommand($"""
+            SELECT a.pid, a.xact_start
+            FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
+            WHERE l.locktype = 'relation' AND l.relation = '{EventStoreSetup.Schema}.mt_events_sequence'::regclass
+              AND a.xact_start IS NOT NULL AND l.pid <> pg_backend_pid()
             """, connection);
         var open = new HashSet<(int, DateTime)>();
         await using var reader = await command.ExecuteReaderAsync(ct);

@@ -1,5 +1,6 @@
 using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
+using EventSourced.Projections.Stats;
 using JasperFx.Events.Projections;
 using EventSourced.Domain.Jobs;
 using Marten;
@@ -19,6 +20,10 @@ public static class JobReadModels
         // The status projection queues callbacks (JobCallbackDue) in the transaction of the events that call for them.
         options.Events.EnableSideEffectsOnInlineProjections = true;
         options.Projections.Add(new JobResultProjection(), ProjectionLifecycle.Inline);
+        options.Projections.Add(new JobStatsProjection(), ProjectionLifecycle.Async);
+        // An event the stats cannot read or apply is set aside as a dead letter (mt_doc_deadletterevent); the others go on.
+        options.Projections.Errors.SkipApplyErrors = true;
+        options.Projections.Errors.SkipSerializationErrors = true;
 
         options.Schema.For<JobStatusView>().DocumentAlias("job_status");
         options.Policies.ForAllDocuments(mapping =>
@@ -33,7 +38,8 @@ public static class JobReadModels
     /// Columns beside the JSON for what is searched and sorted in SQL, and only the indexes those
     /// searches use (Marten's own way adds an index to every such column, each one more write per append):
     /// runners find due jobs by type and due time, sweeps find running jobs, dead letters are a
-    /// tenant's failed jobs, newest first, and audit retention finds jobs that finished long ago.
+    /// tenant's failed jobs, newest first, audit retention finds jobs that finished long ago, and search pages through a
+    /// tenant's jobs by creation time.
     /// </summary>
     private static void AddQueueColumns(DocumentMapping mapping)
     {
@@ -42,13 +48,21 @@ public static class JobReadModels
         mapping.DuplicateField([state, typeof(Job).GetProperty(nameof(Job.Type))!], "text", "type", notNull: true, partOfPrimaryKey: false);
         mapping.DuplicateField([typeof(JobStatusView).GetProperty(nameof(JobStatusView.RunAfter))!], "timestamptz", "run_after", notNull: false, partOfPrimaryKey: false);
         mapping.DuplicateField([typeof(JobStatusView).GetProperty(nameof(JobStatusView.FinishedAt))!], "timestamptz", "finished_at", notNull: false, partOfPrimaryKey: false);
+        // Nullable, though always set: Marten adds a nullable column to an existing table and fills it from the JSON.
+        mapping.DuplicateField([typeof(JobStatusView).GetProperty(nameof(JobStatusView.CreatedAt))!], "timestamptz", "created_at", notNull: false, partOfPrimaryKey: false);
+        mapping.DuplicateField([typeof(JobStatusView).GetProperty(nameof(JobStatusView.CorrelationId))!], "text", "correlation_id", notNull: false, partOfPrimaryKey: false);
         AddIndex(mapping, "job_status_due", $"status = '{JobStatus.Queued}'", "type", "run_after");
         AddIndex(mapping, "job_status_running", $"status = '{JobStatus.Processing}'", "id");
         AddIndex(mapping, "job_status_dead_letters", $"status = '{JobStatus.Failed}'", "tenant_id", "finished_at", "id");
         AddIndex(mapping, "job_status_finished", "finished_at is not null", "finished_at");
+        // Search (GET /jobs), newest first, paged by (created_at, id): one index per filter that narrows it.
+        AddIndex(mapping, "job_status_search", null, "tenant_id", "created_at", "id");
+        AddIndex(mapping, "job_status_search_by_status", null, "tenant_id", "status", "created_at", "id");
+        AddIndex(mapping, "job_status_search_by_type", null, "tenant_id", "type", "created_at", "id");
+        AddIndex(mapping, "job_status_search_by_correlation", "correlation_id is not null", "tenant_id", "correlation_id", "created_at", "id");
     }
 
-    private static void AddIndex(DocumentMapping mapping, string name, string predicate, params string[] columns)
+    private static void AddIndex(DocumentMapping mapping, string name, string? predicate, params string[] columns)
     {
         var index = mapping.AddIndex(columns);
         index.Name = name;

@@ -183,3 +183,67 @@ public sealed class TimeTravelTests(ApiWithoutRunner api) : IClassFixture<ApiWit
         Assert.Equal("job_not_yet_submitted", (await before.Json()).Str("code"));
     }
 }
+
+public sealed class JobSearchTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRunner>
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    [Fact]
+    public async Task Paging_through_a_search_while_jobs_are_added_shows_each_matching_job_once_newest_first()
+    {
+        var correlation = "batch-" + Guid.NewGuid();
+        var submitted = new List<Guid>();
+        for (var i = 0; i < 12; i++)
+            submitted.Add(await Submit(correlation));
+        await _client.SubmitTranscode();
+
+        var seen = new List<Guid>();
+        var next = $"/jobs?correlationId={correlation}&limit=5";
+        while (next is not null)
+        {
+            var page = await (await _client.GetAsync(next)).Json();
+            seen.AddRange(page.GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetGuid()));
+            // Newer jobs come before the cursor: they do not shift the pages still to come.
+            await Submit(correlation);
+            next = page.TryGetProperty("next", out var more) ? more.GetString() : null;
+        }
+
+        Assert.Equal(Enumerable.Reverse(submitted), seen);
+    }
+
+    [Fact]
+    public async Task A_search_filters_by_status_and_type_within_the_tenant()
+    {
+        var correlation = "mixed-" + Guid.NewGuid();
+        var queued = await Submit(correlation);
+        var cancelled = await Submit(correlation);
+        await _client.PostAsync($"/jobs/{cancelled}/cancel", null);
+        await _client.PostJson("/jobs", $$$"""{"type":"transcode","input":{"fileId":"a"},"correlationId":"{{{correlation}}}"}""", Guid.NewGuid().ToString(), "acme");
+
+        async Task<List<Guid>> Ids(string url) =>
+            [.. (await (await _client.GetAsync(url)).Json()).GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetGuid())];
+
+        Assert.Equal([cancelled], await Ids($"/jobs?correlationId={correlation}&status=cancelled"));
+        Assert.Equal([queued], await Ids($"/jobs?correlationId={correlation}&status=queued&type=transcode"));
+        Assert.Empty(await Ids($"/jobs?correlationId={correlation}&type=report"));
+    }
+
+    [Theory]
+    [InlineData("/jobs?status=done", "status")]
+    [InlineData("/jobs?limit=0", "limit")]
+    [InlineData("/jobs?cursor=nonsense", "cursor")]
+    [InlineData("/jobs?createdFrom=soon", "createdFrom")]
+    public async Task A_search_that_makes_no_sense_is_400(string url, string field)
+    {
+        var response = await _client.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True((await response.Json()).GetProperty("errors").TryGetProperty(field, out _));
+    }
+
+    private async Task<Guid> Submit(string correlationId)
+    {
+        var response = await _client.PostJson("/jobs", $$$"""{"type":"transcode","input":{"fileId":"a"},"correlationId":"{{{correlationId}}}"}""", Guid.NewGuid().ToString());
+        return (await response.Json()).GetProperty("jobId").GetGuid();
+    }
+}

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using EventSourced.EventStore;
 using EventSourced.EventStore.Notifications;
 using EventSourced.Scheduling;
+using JasperFx.Events.Daemon;
 using Marten;
 using Npgsql;
 using Wolverine.Marten;
@@ -52,7 +53,10 @@ public static class DatabaseSetup
             builder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
             return builder.Build();
         });
-        services.AddMarten(JobStorage.Configure).UseNpgsqlDataSource().UseLightweightSessions().IntegrateWithWolverine();
+        // HotCold: every node runs the daemon, one of them (the holder of an advisory lock) runs the async projections;
+        // when it dies its lock goes with its connection, and another node takes over from the progress it committed.
+        services.AddMarten(JobStorage.Configure).UseNpgsqlDataSource().UseLightweightSessions().IntegrateWithWolverine()
+            .AddAsyncDaemon(DaemonMode.HotCold);
         services.AddSingleton<GroupCommit>();
         services.AddSingleton<StreamReads>();
         services.AddSingleton<FeedHorizon>();

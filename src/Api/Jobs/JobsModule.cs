@@ -5,6 +5,7 @@ using EventSourced.Api.Jobs.Submit;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Retention;
 using EventSourced.Projections.Jobs;
+using EventSourced.Projections.Stats;
 using EventSourced.Scheduling;
 using FluentValidation;
 
@@ -16,6 +17,7 @@ public static class JobsModule
     {
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<JobQueries>();
+        services.AddSingleton<JobStatsQueries>();
         services.AddSingleton<JobLookup>();
         services.AddSingleton<JobQueue>();
         services.AddSingleton<JobLeases>();

@@ -55,6 +55,36 @@ public sealed class JobQueries(IDocumentStore store)
             : await session.QueryAsync<JobStatusView>($"{failed} order by finished_at desc, id desc limit ?", ct, tenantId, limit);
     }
 
+    /// <summary>
+    /// A page of a tenant's jobs, newest first, that match <paramref name="search"/>: keyset paging on (created_at, id), so a
+    /// page costs the same however deep it is, and jobs added meanwhile neither shift nor repeat the pages after.
+    /// </summary>
+    public async Task<IReadOnlyList<JobStatusView>> Search(string tenantId, JobSearch search, CancellationToken ct)
+    {
+        var where = new List<string> { "tenant_id = ?" };
+        var values = new List<object> { tenantId };
+        void Add(string condition, params object[] args)
+        {
+            where.Add(condition);
+            values.AddRange(args);
+        }
+        if (search.Status is { } status)
+            Add("status = ?", status.ToString());
+        if (search.Type is { } type)
+            Add("type = ?", type);
+        if (search.CorrelationId is { } correlationId)
+            Add("correlation_id = ?", correlationId);
+        if (search.CreatedFrom is { } from)
+            Add("created_at >= ?", from);
+        if (search.CreatedTo is { } to)
+            Add("created_at < ?", to);
+        if (search.After is var (createdAt, id))
+            Add("(created_at, id) < (?, ?)", createdAt, id);
+        values.Add(search.Limit);
+        await using var session = store.QuerySession(tenantId);
+        return await session.QueryAsync<JobStatusView>($"where {string.Join(" and ", where)} order by created_at desc, id desc limit ?", ct, [.. values]);
+    }
+
     /// <summary>A completed job's result, or null when it has none (yet).</summary>
     public async Task<JobResultView?> Result(Guid jobId, string tenantId, CancellationToken ct)
     {
@@ -62,3 +92,7 @@ public sealed class JobQueries(IDocumentStore store)
         return await session.LoadAsync<JobResultView>(jobId, ct);
     }
 }
+
+/// <summary>What a search of jobs asks for; <see cref="After"/> is the (created_at, id) of the last job of the previous page.</summary>
+public sealed record JobSearch(
+    JobStatus? Status, string? Type, string? CorrelationId, DateTimeOffset? CreatedFrom, DateTimeOffset? CreatedTo, (DateTimeOffset CreatedAt, Guid Id)? After, int Limit);

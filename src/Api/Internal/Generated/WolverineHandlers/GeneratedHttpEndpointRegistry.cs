@@ -9,7 +9,7 @@ namespace Internal.Generated.WolverineHandlers
     {
         public override System.Type[] EndpointTypes()
         {
-            return new System.Type[] { typeof(EventSourced.Api.Audit.EventFeedEndpoint), typeof(EventSourced.Api.DeadLetters.DeadLettersEndpoint), typeof(EventSourced.Api.Health.HealthEndpoint), typeof(EventSourced.Api.Jobs.Cancel.CancelJobEndpoint), typeof(EventSourced.Api.Jobs.Events.JobEventsEndpoint), typeof(EventSourced.Api.Jobs.History.JobHistoryEndpoint), typeof(EventSourced.Api.Jobs.Monitor.JobMonitorEndpoint), typeof(EventSourced.Api.Jobs.Result.JobResultEndpoint), typeof(EventSourced.Api.Jobs.Retry.RetryJobEndpoint), typeof(EventSourced.Api.Jobs.Status.JobStatusEndpoint), typeof(EventSourced.Api.Jobs.Submit.SubmitJobEndpoints), typeof(EventSourced.Api.ProviderWebhooks.ReceiveProviderWebhookEndpoint), typeof(EventSourced.Api.Workers.WorkerEndpoints) };
+            return new System.Type[] { typeof(EventSourced.Api.Audit.EventFeedEndpoint), typeof(EventSourced.Api.DeadLetters.DeadLettersEndpoint), typeof(EventSourced.Api.Health.HealthEndpoint), typeof(EventSourced.Api.Jobs.Cancel.CancelJobEndpoint), typeof(EventSourced.Api.Jobs.Events.JobEventsEndpoint), typeof(EventSourced.Api.Jobs.History.JobHistoryEndpoint), typeof(EventSourced.Api.Jobs.Monitor.JobMonitorEndpoint), typeof(EventSourced.Api.Jobs.Result.JobResultEndpoint), typeof(EventSourced.Api.Jobs.Retry.RetryJobEndpoint), typeof(EventSourced.Api.Jobs.Search.SearchJobsEndpoint), typeof(EventSourced.Api.Jobs.Status.JobStatusEndpoint), typeof(EventSourced.Api.Jobs.Submit.SubmitJobEndpoints), typeof(EventSourced.Api.ProviderWebhooks.ReceiveProviderWebhookEndpoint), typeof(EventSourced.Api.Stats.StatsEndpoint), typeof(EventSourced.Api.Workers.WorkerEndpoints) };
         }
     }
 
@@ -27,11 +27,13 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_events))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_events_stream))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_health))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_jobs))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_jobs_id))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_jobs_id_events))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_jobs_id_history))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_jobs_id_result))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_jobs_id_status))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_stats))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_jobs))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_jobs_id_cancel))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_jobs_id_retry))]
@@ -51,9 +53,11 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Jobs.Monitor.JobMonitorEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Jobs.Result.JobResultEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Jobs.Retry.RetryJobEndpoint))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Jobs.Search.SearchJobsEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Jobs.Status.JobStatusEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Jobs.Submit.SubmitJobEndpoints))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.ProviderWebhooks.ReceiveProviderWebhookEndpoint))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Stats.StatsEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::EventSourced.Api.Workers.WorkerEndpoints))]
         public static void Pin()
         {

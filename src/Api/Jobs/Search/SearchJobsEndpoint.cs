@@ -1,0 +1,102 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.Text;
+using EventSourced.Api.Errors;
+using EventSourced.Api.Jobs.Status;
+using EventSourced.Api.Tenancy;
+using EventSourced.Domain.Jobs;
+using EventSourced.Projections.Jobs;
+using Microsoft.AspNetCore.WebUtilities;
+using Wolverine.Http;
+
+namespace EventSourced.Api.Jobs.Search;
+
+/// <param name="Next">The next page's URL, with the same filters; null after the last page.</param>
+public sealed record JobSearchPage(IReadOnlyList<JobStatusResponse> Jobs, string? Next);
+
+/// <summary>
+/// GET /jobs: the tenant's jobs, newest first, filtered by status, type, correlationId and creation time (createdFrom
+/// inclusive, createdTo exclusive), a page of limit (1-100, default 50) at a time. The cursor of the next page names the last
+/// job shown, so paging stays exact while jobs are added. Each filter has an index that keeps a page cheap at millions of jobs.
+/// </summary>
+public static class SearchJobsEndpoint
+{
+    private const int MaxLimit = 100;
+    private const int DefaultLimit = 50;
+
+    [WolverineGet("/jobs", OperationId = "SearchJobs")]
+    public static async Task<IResult> Search(HttpContext http, JobQueries queries, CancellationToken ct)
+    {
+        var q = http.Request.Query;
+        var errors = new Dictionary<string, string[]>();
+        JobStatus? status = null;
+        if (q["status"].ToString() is { Length: > 0 } statusName)
+        {
+            if (Enum.GetValues<JobStatus>().FirstOrDefault(s => JobDecider.Name(s) == statusName) is var found && JobDecider.Name(found) == statusName)
+                status = found;
+            else
+                errors["status"] = [$"Must be one of {string.Join(", ", Enum.GetValues<JobStatus>().Select(JobDecider.Name))}."];
+        }
+        var limit = DefaultLimit;
+        if (q["limit"].Count > 0 && !(int.TryParse(q["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit is >= 1 and <= MaxLimit))
+            errors["limit"] = [$"Must be a whole number from 1 to {MaxLimit}."];
+        var from = Moment(q, "createdFrom", errors);
+        var to = Moment(q, "createdTo", errors);
+        var after = q["cursor"].Count > 0 ? Cursor.Read(q["cursor"].ToString()) : null;
+        if (q["cursor"].Count > 0 && after is null)
+            errors["cursor"] = ["Must be the cursor of a page's next URL, unchanged."];
+        foreach (var name in new[] { "type", "correlationId" })
+        {
+            if (q[name].ToString().Length > 200)
+                errors[name] = ["Must be at most 200 characters."];
+        }
+        if (errors.Count > 0)
+            return Problems.Validation(errors);
+
+        var search = new JobSearch(status, NullIfEmpty(q["type"]), NullIfEmpty(q["correlationId"]), from, to, after, limit);
+        var jobs = await queries.Search(Tenant.Of(http), search, ct);
+        var next = jobs.Count == limit
+            ? QueryHelpers.AddQueryString("/jobs", q.Where(p => p.Key != "cursor").Select(p => KeyValuePair.Create(p.Key, (string?)p.Value.ToString()))
+                .Append(KeyValuePair.Create("cursor", (string?)Cursor.Write(jobs[^1].CreatedAt, jobs[^1].Id))))
+            : null;
+        return TypedResults.Ok(new JobSearchPage([.. jobs.Select(JobStatusResponse.From)], next));
+    }
+
+    private static DateTimeOffset? Moment(IQueryCollection q, string name, Dictionary<string, string[]> errors)
+    {
+        if (q[name].Count == 0)
+            return null;
+        if (DateTimeOffset.TryParse(q[name], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var moment))
+            return moment;
+        errors[name] = ["Must be a moment such as 2026-11-22T12:00:00Z."];
+        return null;
+    }
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    /// <summary>
+    /// The last job of a page, as an opaque token: its creation time and id. The time is cut to the microsecond, as the
+    /// database stores it in the column the page is sorted by.
+    /// </summary>
+    private static class Cursor
+    {
+        public static string Write(DateTimeOffset createdAt, Guid id) =>
+            Base64Url.EncodeToString(Encoding.ASCII.GetBytes($"{createdAt.UtcTicks / 10 * 10}.{id:N}"));
+
+        public static (DateTimeOffset, Guid)? Read(string cursor)
+        {
+            try
+            {
+                var parts = Encoding.ASCII.GetString(Base64Url.DecodeFromChars(cursor)).Split('.');
+                return parts.Length == 2 && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+                    && ticks <= DateTimeOffset.MaxValue.UtcTicks && Guid.TryParseExact(parts[1], "N", out var id)
+                    ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
+                    : null;
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
+        }
+    }
+}
