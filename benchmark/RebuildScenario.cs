@@ -3,7 +3,7 @@ using System.Text.Json;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.Projections;
-using EventSourced.Projections.Jobs;
+using EventSourced.Projections.Rebuilds;
 using EventSourced.Scheduling;
 using Marten;
 using Npgsql;
@@ -13,8 +13,8 @@ namespace EventSourced.Benchmark;
 
 /// <summary>
 /// Scenario 7: an operator's rebuild. A million job events (200,000 jobs of five events: submitted,
-/// started, two progress reports, completed) in a database of their own, replayed into the status read
-/// model as `./run rebuild job_status` does it, through Marten's daemon.
+/// started, two progress reports, completed) in a database of their own, rebuilt into the read models as
+/// `./run projections rebuild` does it, beside the live ones, while 16 writers keep appending new jobs.
 /// </summary>
 public static class RebuildScenario
 {
@@ -34,11 +34,33 @@ public static class RebuildScenario
         await WriteJobs(store, dataSource);
         Report.Say($"rebuild: wrote {Jobs * 5:N0} events in {writing.Elapsed.TotalSeconds:F1} s");
 
+        // Appends go on throughout, as in production: new jobs from 16 writers through group commit.
+        using var stop = new CancellationTokenSource();
+        var commits = new GroupCommit(store);
+        long appended = 0;
+        var appending = Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var id = Guid.NewGuid();
+                await commits.Append(new StreamAppend(id, Tenants.Default, 0, [Submitted(id)], EventMetadata.None, typeof(Job)), CancellationToken.None);
+                Interlocked.Increment(ref appended);
+            }
+        })));
+
         var clock = Stopwatch.StartNew();
-        await JobReadModels.Rebuild(store, dataSource, JobStatusProjection.ProjectionName, TimeSpan.FromHours(1), CancellationToken.None);
-        var seconds = clock.Elapsed.TotalSeconds;
-        var rebuilt = await Scalar(dataSource, "SELECT count(*) FROM jobs.mt_doc_job_status WHERE status = 'Completed'");
-        Report.Result("rebuild", ("events", Jobs * 5), ("seconds", seconds), ("events_per_s", Jobs * 5 / seconds), ("jobs_rebuilt", rebuilt), ("rss_mb", Report.RssMb()));
+        await using (var build = await ShadowBuild.Create(store, dataSource, new FeedHorizon(dataSource, TimeProvider.System), "jobs_rebuild", CancellationToken.None))
+        {
+            await build.Prepare(new Progress<BuildProgress>(), CancellationToken.None);
+            var held = await build.TakeOver(JobReadModels.Names, CancellationToken.None);
+            var seconds = clock.Elapsed.TotalSeconds;
+            var during = Interlocked.Read(ref appended);
+            await stop.CancelAsync();
+            await appending;
+            var rebuilt = await Scalar(dataSource, "SELECT count(*) FROM jobs.mt_doc_job_status WHERE status = 'Completed'");
+            Report.Result("rebuild", ("events", Jobs * 5), ("seconds", seconds), ("events_per_s", Jobs * 5 / seconds), ("jobs_rebuilt", rebuilt),
+                ("appends_meanwhile_per_s", during / seconds), ("appends_held_ms", held.TotalMilliseconds), ("rss_mb", Report.RssMb()));
+        }
     }
 
     /// <summary>
@@ -49,11 +71,10 @@ public static class RebuildScenario
     {
         var id = Guid.CreateVersion7();
         var at = DateTimeOffset.UtcNow;
-        var input = JsonSerializer.SerializeToElement(new { fileId = "file", steps = 2 });
         var result = JsonSerializer.SerializeToElement(new { fileId = "file", outputUrl = "https://files.example/file.mp4" });
         await new GroupCommit(store).Append(new StreamAppend(id, Tenants.Default, 0,
         [
-            new JobSubmitted(id, "transcode", input, null, "corr", "fp", "key", 3, 300, new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5)), at),
+            Submitted(id),
             new JobStarted(id, 1, "node-1", at),
             new JobProgressed(id, 1, 50, "step 1 of 2", at),
             new JobProgressed(id, 1, 100, "step 2 of 2", at),
@@ -81,6 +102,9 @@ public static class RebuildScenario
             await command.ExecuteNonQueryAsync();
         }
     }
+
+    private static JobSubmitted Submitted(Guid id) => new(id, "transcode", JsonSerializer.SerializeToElement(new { fileId = "file", steps = 2 }),
+        null, "corr", "fp", "key", 3, 300, new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5)), DateTimeOffset.UtcNow);
 
     private static async Task<long> Scalar(NpgsqlDataSource dataSource, string sql)
     {

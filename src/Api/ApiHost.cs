@@ -24,15 +24,15 @@ public static class ApiHost
         if (args is ["codegen", "write", "--contentroot", var folder])
             return await Build(new WebApplicationOptions { ContentRootPath = folder }, configure).RunJasperFxCommands(["codegen", "write"]);
 
-        // "rebuild [name...]" is an operator's command, not a server: its names are not settings.
-        var rebuild = args is ["rebuild", ..];
-        var settings = rebuild ? args[1..].Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToArray() : args;
+        // "projections rebuild|verify [name...]" is an operator's command, not a server: its words are not settings.
+        var projections = args is ["projections", ..];
+        var settings = projections ? args[1..].Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToArray() : args;
         try
         {
             var app = Build(new WebApplicationOptions { Args = settings }, configure);
             await app.Services.GetRequiredService<DatabaseStartup>().StartAsync(default);
-            if (rebuild)
-                return await RebuildCommand.Run(app.Services, [.. args[1..].Except(settings)], Console.Out);
+            if (projections)
+                return await ProjectionsCommand.Run(app.Services, [.. args[1..].Except(settings)], Console.Out);
             await app.RunAsync();
             return 0;
         }

@@ -1,11 +1,9 @@
-using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
 using EventSourced.Projections.Stats;
 using JasperFx.Events.Projections;
 using EventSourced.Domain.Jobs;
 using Marten;
 using Marten.Schema;
-using Npgsql;
 
 namespace EventSourced.Projections;
 
@@ -13,6 +11,13 @@ namespace EventSourced.Projections;
 public static class JobReadModels
 {
     public static readonly IReadOnlyList<string> Names = [JobStatusProjection.ProjectionName, JobResultProjection.ProjectionName];
+
+    /// <summary>Each inline read model's table, by projection name.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Tables = new Dictionary<string, string>
+    {
+        [JobStatusProjection.ProjectionName] = "mt_doc_job_status",
+        [JobResultProjection.ProjectionName] = "mt_doc_job_results",
+    };
 
     public static void Configure(StoreOptions options)
     {
@@ -24,8 +29,15 @@ public static class JobReadModels
         // An event the stats cannot read or apply is set aside as a dead letter (mt_doc_deadletterevent); the others go on.
         options.Projections.Errors.SkipApplyErrors = true;
         options.Projections.Errors.SkipSerializationErrors = true;
+        ConfigureDocuments(options);
+    }
 
-        options.Schema.For<JobStatusView>().DocumentAlias("job_status");
+    /// <summary>The read models' tables: their names, columns and indexes (also those of a rebuild's shadow copy).</summary>
+    public static void ConfigureDocuments(StoreOptions options)
+    {
+        // Numeric revisions, as Marten gives the documents of a single-stream projection: said here too so that a
+        // rebuild's copy, made by a store without the projection, has the same columns.
+        options.Schema.For<JobStatusView>().DocumentAlias("job_status").UseNumericRevisions(true);
         options.Policies.ForAllDocuments(mapping =>
         {
             if (mapping.DocumentType == typeof(JobStatusView))
@@ -67,24 +79,5 @@ public static class JobReadModels
         var index = mapping.AddIndex(columns);
         index.Name = name;
         index.Predicate = predicate;
-    }
-
-    /// <summary>
-    /// Replays every event into the read model <paramref name="name"/> with Marten's daemon. Marten's rebuild
-    /// of an inline projection empties its table, then replays up to the high-water mark, so an append landing
-    /// meanwhile would be lost or applied twice: appends wait while it runs, on a SHARE lock on mt_streams held
-    /// by a transaction of ours (Marten has no way to pause appends, and every append writes its stream's row).
-    /// Reads go on; <see cref="JobQueries.Status"/> folds the events of a job the rebuild has not reached yet, and commands
-    /// on such a job answer 503 until it is back; leases are renewed all the same.
-    /// </summary>
-    public static async Task Rebuild(IDocumentStore store, NpgsqlDataSource dataSource, string name, TimeSpan timeout, CancellationToken ct)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var appendsWait = await connection.BeginTransactionAsync(ct);
-        await using (var lockStreams = new NpgsqlCommand($"LOCK TABLE {EventStoreSetup.Schema}.mt_streams IN SHARE MODE", connection))
-            await lockStreams.ExecuteNonQueryAsync(ct);
-        using var daemon = await store.BuildProjectionDaemonAsync();
-        await daemon.RebuildProjectionAsync(name, timeout, ct);
-        await appendsWait.CommitAsync(ct);
     }
 }

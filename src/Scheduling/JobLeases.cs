@@ -56,8 +56,8 @@ public sealed class JobLeases(NpgsqlDataSource dataSource)
     /// <summary>
     /// Extends the lease by <paramref name="duration"/> from now (by the claim's length when null), if
     /// <paramref name="token"/> still holds it and it has not run out. Returns the new lease and whether
-    /// someone asked to cancel the job, or null when the lease is lost. While the status read model is rebuilt the
-    /// job may have no status row: the lease is renewed all the same, and a cancellation is seen at the next renewal.
+    /// someone asked to cancel the job, or null when the lease is lost. A job whose status row is missing (a damaged
+    /// read model) keeps its lease all the same; a cancellation is seen at the next renewal after the row is back.
     /// </summary>
     public async Task<(Lease Lease, bool CancellationRequested)?> Renew(Guid jobId, Guid token, TimeSpan? duration, CancellationToken ct)
     {

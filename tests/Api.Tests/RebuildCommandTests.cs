@@ -3,7 +3,7 @@ using EventSourced.TestSupport;
 
 namespace EventSourced.Api.Tests;
 
-/// <summary>`./run rebuild`: an operator replays the events into the read models while the service runs.</summary>
+/// <summary>`./run projections rebuild|verify`: an operator rebuilds or checks the read models while the service runs.</summary>
 public sealed class RebuildCommandTests(TestDatabase db) : IClassFixture<TestDatabase>
 {
     private Dictionary<string, string?> Settings => new() { ["DATABASE_URL"] = db.ConnectionString, ["Logging__LogLevel__Default"] = "Warning" };
@@ -22,19 +22,28 @@ public sealed class RebuildCommandTests(TestDatabase db) : IClassFixture<TestDat
             """, id);
         Assert.Equal("failed", await client.Status(id));
 
-        var (exitCode, output) = await ApiProcess.RunCommand(Settings, "rebuild", "job_status");
+        var (verified, found) = await ApiProcess.RunCommand(Settings, "projections", "verify", "job_status");
+        Assert.True(verified == 1, found);
+        Assert.Contains($"job_status: DIFFERENT (1 rows live, 1 rebuilt)", found);
+        Assert.Contains($"job {id}: live ", found);
+
+        var (exitCode, output) = await ApiProcess.RunCommand(Settings, "projections", "rebuild", "job_status");
 
         Assert.True(exitCode == 0, output);
-        Assert.Contains("job_status: 5 events replayed", output);
+        Assert.Contains("job_status: 5 events folded", output);
+        Assert.Contains("swapped in", output);
         var status = await (await client.GetAsync($"/jobs/{id}")).Json();
         Assert.Equal(("completed", 100), (status.Str("status"), status.GetProperty("progress").GetInt32()));
         Assert.False(status.TryGetProperty("error", out _));
+        var (equal, report) = await ApiProcess.RunCommand(Settings, "projections", "verify");
+        Assert.True(equal == 0, report);
+        Assert.Contains("job_status: equal (1 rows live, 1 rebuilt)", report);
     }
 
     [Fact]
     public async Task An_unknown_projection_name_is_refused_with_the_names_there_are()
     {
-        var (exitCode, output) = await ApiProcess.RunCommand(Settings, "rebuild", "job_stats");
+        var (exitCode, output) = await ApiProcess.RunCommand(Settings, "projections", "rebuild", "job_stats");
 
         Assert.Equal(2, exitCode);
         Assert.Contains("No projection is called job_stats. There are: job_status, job_results.", output);

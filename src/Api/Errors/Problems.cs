@@ -73,7 +73,8 @@ public sealed class VersionMismatch(Guid jobId, long actual)
 }
 
 /// <summary>
-/// The job exists (it has events) but its status document does not, yet: an operator is rebuilding the read model.
+/// The job exists (it has events) but its status document does not: the read model is damaged (a row lost), until an
+/// operator rebuilds it.
 /// Commands wait for it rather than deciding on a job they cannot see.
 /// </summary>
 public sealed class ReadModelRebuilding(Guid jobId)

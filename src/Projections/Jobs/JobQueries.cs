@@ -15,8 +15,8 @@ public sealed class JobQueries(IDocumentStore store)
     {
         if (await _statuses.Run((jobId, tenantId), ct) is { } view)
             return view;
-        // No document: either there is no such job, or a rebuild of the read model has not reached it yet.
-        // Folding its events answers both, so a job never looks lost while the read model is rebuilt.
+        // No document: either there is no such job, or its row was lost (a damaged read model, until a rebuild).
+        // Folding its events answers both, so such a job never looks lost to its client.
         await using var session = store.QuerySession(tenantId);
         return await session.Events.AggregateStreamAsync<JobStatusView>(jobId, token: ct);
     }

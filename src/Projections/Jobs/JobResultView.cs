@@ -23,8 +23,12 @@ public sealed partial class JobResultProjection : EventProjection
     public override ValueTask ApplyAsync(IDocumentOperations operations, IEvent e, CancellationToken cancellation)
     {
         // Inline, the operations are those of the appending session, which may append for several tenants.
-        if (e.Data is JobCompleted completed)
-            operations.ForTenant(e.TenantId).Store(new JobResultView(e.StreamId, completed.ResultContentType, completed.Result, completed.At));
+        if (ResultOf(e) is { } result)
+            operations.ForTenant(e.TenantId).Store(result);
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>The result an event records, if it records one.</summary>
+    public static JobResultView? ResultOf(IEvent e) =>
+        e.Data is JobCompleted completed ? new JobResultView(e.StreamId, completed.ResultContentType, completed.Result, completed.At) : null;
 }

@@ -88,7 +88,7 @@ public sealed class JobStatusProjection : SingleStreamProjection<JobStatusView, 
 
     /// <summary>
     /// Queues the callbacks the job's events call for, through Wolverine's outbox: stored in the transaction that
-    /// appends the events, sent once it commits. Marten raises no side effects while it rebuilds the read model.
+    /// appends the events, sent once it commits. A rebuild folds with Evolve alone and raises none.
     /// </summary>
     public override ValueTask RaiseSideEffects(IDocumentOperations operations, IEventSlice<JobStatusView> slice)
     {
