@@ -13,5 +13,7 @@ if (settings.Runs("callbacks"))
     await ClientPathScenarios.RunCallbacks(await settings.WithFreshDatabase("bench_callbacks"));
 if (settings.Runs("search"))
     await SearchScenario.Run(await settings.WithFreshDatabase("bench_search"));
+if (settings.Runs("feed"))
+    await FeedScenario.Run(await settings.WithFreshDatabase("bench_feed"));
 if (settings.Runs("rebuild"))
     await RebuildScenario.Run(await settings.WithFreshDatabase("bench_rebuild"));

@@ -18,7 +18,7 @@ namespace EventSourced.Benchmark;
 /// </summary>
 public static class RebuildScenario
 {
-    private const int Jobs = 200_000;
+    public const int Jobs = 200_000;
 
     public static async Task Run(BenchSettings settings)
     {
@@ -67,7 +67,7 @@ public static class RebuildScenario
     /// One job through Marten, then copied in SQL as many times as needed with new ids: the rows are exactly
     /// as Marten writes them, and writing a million events takes seconds rather than minutes.
     /// </summary>
-    private static async Task WriteJobs(IDocumentStore store, NpgsqlDataSource dataSource)
+    internal static async Task WriteJobs(IDocumentStore store, NpgsqlDataSource dataSource)
     {
         var id = Guid.CreateVersion7();
         var at = DateTimeOffset.UtcNow;
