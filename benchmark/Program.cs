@@ -15,5 +15,7 @@ if (settings.Runs("search"))
     await SearchScenario.Run(await settings.WithFreshDatabase("bench_search"));
 if (settings.Runs("feed"))
     await FeedScenario.Run(await settings.WithFreshDatabase("bench_feed"));
+if (settings.Runs("fairness"))
+    await FairnessScenario.Run(await settings.WithFreshDatabase("bench_fairness"));
 if (settings.Runs("rebuild"))
     await RebuildScenario.Run(await settings.WithFreshDatabase("bench_rebuild"));

@@ -49,7 +49,7 @@ public static class JobReadModels
     /// <summary>
     /// Columns beside the JSON for what is searched and sorted in SQL, and only the indexes those
     /// searches use (Marten's own way adds an index to every such column, each one more write per append):
-    /// runners find due jobs by type and due time, sweeps find running jobs, dead letters are a
+    /// runners find due jobs by type, tenant (in turns) and due time, sweeps find running jobs, dead letters are a
     /// tenant's failed jobs, newest first, audit retention finds jobs that finished long ago, and search pages through a
     /// tenant's jobs by creation time.
     /// </summary>
@@ -63,7 +63,7 @@ public static class JobReadModels
         // Nullable, though always set: Marten adds a nullable column to an existing table and fills it from the JSON.
         mapping.DuplicateField([typeof(JobStatusView).GetProperty(nameof(JobStatusView.CreatedAt))!], "timestamptz", "created_at", notNull: false, partOfPrimaryKey: false);
         mapping.DuplicateField([typeof(JobStatusView).GetProperty(nameof(JobStatusView.CorrelationId))!], "text", "correlation_id", notNull: false, partOfPrimaryKey: false);
-        AddIndex(mapping, "job_status_due", $"status = '{JobStatus.Queued}'", "type", "run_after");
+        AddIndex(mapping, "job_status_due", $"status = '{JobStatus.Queued}'", "type", "tenant_id", "run_after");
         AddIndex(mapping, "job_status_running", $"status = '{JobStatus.Processing}'", "id");
         AddIndex(mapping, "job_status_dead_letters", $"status = '{JobStatus.Failed}'", "tenant_id", "finished_at", "id");
         AddIndex(mapping, "job_status_finished", "finished_at is not null", "finished_at");

@@ -21,6 +21,9 @@ public sealed record ClaimedJob(JobSubmitted Submitted, string TenantId, Job Sta
 /// </summary>
 public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock)
 {
+    // The tenant each type last served on this node: the next claim starts after it.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _lastTenant = new(StringComparer.Ordinal);
+
     private const string Status = EventStoreSetup.Schema + ".mt_doc_job_status";
     private const string Streams = EventStoreSetup.Schema + ".mt_streams";
 
@@ -37,22 +40,18 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
         await using var transaction = await connection.BeginTransactionAsync(ct);
 
         // The stream rows are locked, as every append locks them, so a claim and an append to the same job
-        // (a cancellation) take their locks in the same order and cannot deadlock. One type at a time, so each
-        // scan walks the (type, due time) index in order; in a random order of types, so none starves another.
+        // (a cancellation) take their locks in the same order and cannot deadlock. One type at a time, in a random
+        // order of types, so none starves another; within a type, tenants take turns (FairlyDue).
         var due = new List<Guid>();
         foreach (var type in types.OrderBy(_ => Random.Shared.Next()))
         {
             if (due.Count == max)
                 break;
-            due.AddRange(await Ids(connection, $"""
-                SELECT s.id
-                FROM {Status} AS j
-                JOIN {Streams} AS s ON s.id = j.id AND s.tenant_id = j.tenant_id
-                WHERE j.status = '{JobStatus.Queued}' AND j.type = $2 AND j.run_after <= $1
-                ORDER BY j.run_after
-                LIMIT $3
-                FOR UPDATE OF s SKIP LOCKED
-                """, [new() { Value = now }, new() { Value = type }, new() { Value = max - due.Count }], ct));
+            var after = _lastTenant.GetValueOrDefault(type, "");
+            var claimed = await Due(connection, type, now, max - due.Count, after, ct);
+            due.AddRange(claimed.Select(c => c.Id));
+            if (claimed.Count > 0)
+                _lastTenant[type] = claimed[^1].TenantId;
         }
         if (due.Count == 0)
             return [];
@@ -141,6 +140,52 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
         await JobLeases.HoldForWaits(connection, waits, ct);
         await transaction.CommitAsync(CancellationToken.None);
         return failures;
+    }
+
+    /// <summary>
+    /// Up to <paramref name="max"/> due jobs of <paramref name="type"/>, locked, taken from the tenants with due work in
+    /// turns: each tenant's oldest first, then each one's second, and so on, starting with the tenant after
+    /// <paramref name="after"/> (the last one served), so one tenant's backlog of thousands does not make another's job
+    /// wait behind it. The tenants are found by a skip scan of the due index (one probe per tenant), not by reading
+    /// every queued job.
+    /// </summary>
+    private static async Task<List<(Guid Id, string TenantId)>> Due(
+        NpgsqlConnection connection, string type, DateTimeOffset now, int max, string after, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand($"""
+            WITH RECURSIVE tenants (tenant_id) AS (
+                (SELECT tenant_id FROM {Status} WHERE status = '{JobStatus.Queued}' AND type = $2 ORDER BY tenant_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT j.tenant_id FROM {Status} AS j
+                        WHERE j.status = '{JobStatus.Queued}' AND j.type = $2 AND j.tenant_id > t.tenant_id ORDER BY j.tenant_id LIMIT 1)
+                FROM tenants AS t WHERE t.tenant_id IS NOT NULL
+            ),
+            due AS (
+                SELECT d.id, d.tenant_id, row_number() OVER (PARTITION BY d.tenant_id ORDER BY d.run_after) AS turn
+                FROM tenants AS t
+                CROSS JOIN LATERAL (
+                    SELECT j.id, j.tenant_id, j.run_after FROM {Status} AS j
+                    WHERE j.status = '{JobStatus.Queued}' AND j.type = $2 AND j.tenant_id = t.tenant_id AND j.run_after <= $1
+                    ORDER BY j.run_after
+                    LIMIT $3) AS d
+                WHERE t.tenant_id IS NOT NULL
+            )
+            SELECT s.id, s.tenant_id
+            FROM due
+            JOIN {Streams} AS s ON s.id = due.id AND s.tenant_id = due.tenant_id
+            ORDER BY due.turn, due.tenant_id <= $4, due.tenant_id
+            LIMIT $3
+            FOR UPDATE OF s SKIP LOCKED
+            """, connection);
+        command.Parameters.Add(new() { Value = now });
+        command.Parameters.Add(new() { Value = type });
+        command.Parameters.Add(new() { Value = max });
+        command.Parameters.Add(new() { Value = after });
+        var due = new List<(Guid, string)>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            due.Add((reader.GetGuid(0), reader.GetString(1)));
+        return due;
     }
 
     private static async Task<Guid[]> Ids(NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, CancellationToken ct)

@@ -42,6 +42,26 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
     }
 
     [Fact]
+    public async Task Tenants_with_due_work_take_turns_so_a_backlog_does_not_hold_up_another_tenants_job()
+    {
+        for (var i = 0; i < 30; i++)
+            await db.Submit("fair", "backlog");
+        var waiting = await db.Submit("fair", "small");
+        var other = await db.Submit("fair", "other");
+        var queue = Queue;
+
+        // One slot frees at a time: each claim takes one job.
+        var order = new List<string>();
+        for (var i = 0; i < 4; i++)
+            order.Add(Assert.Single(await queue.Claim(1, ["fair"], "w", Lease, default)).TenantId);
+        var batch = await queue.Claim(3, ["fair"], "w", Lease, default);
+
+        Assert.Equal(["backlog", "other", "small", "backlog"], order);
+        Assert.Equal(3, batch.Count);
+        Assert.DoesNotContain(batch, j => j.Submitted.JobId == waiting || j.Submitted.JobId == other);
+    }
+
+    [Fact]
     public async Task A_claim_takes_only_queued_jobs_of_the_types_asked_for_and_leases_each_for_its_tenant()
     {
         var wanted = await db.Submit("wanted", "acme");
