@@ -1,3 +1,4 @@
+using Marten;
 using Npgsql;
 
 namespace EventSourced.EventStore;
@@ -20,8 +21,33 @@ public sealed class FeedHorizon(NpgsqlDataSource dataSource, TimeProvider clock)
 
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private long _final;
-    private (long Highest, (int Pid, DateTime Started)[] Open)? _pending;
+    private DateTimeOffset _finalAsOf = DateTimeOffset.MinValue;
+    private (long Highest, (int Pid, DateTime Started)[] Open, DateTimeOffset TakenAt)? _pending;
     private DateTimeOffset _lastRefresh = DateTimeOffset.MinValue;
+
+    /// <summary>
+    /// Every session that appends must call this before SaveChangesAsync. Marten (Rich appends) takes the events' numbers
+    /// with a nextval() of its own before it opens the transaction that writes them, so the number would be taken outside
+    /// any transaction, no lock would show the append in flight, and the horizon could pass it. In an open transaction
+    /// the lock nextval() takes is held until the events commit.
+    /// </summary>
+    public static ValueTask OpenTransactionBeforeNumbering(IDocumentSession session, CancellationToken ct) => session.BeginTransactionAsync(ct);
+
+    /// <summary>
+    /// The final sequence number as of a moment after this call began: waits (a few refreshes) for the transactions open
+    /// now to end. For a reader that must see everything committed before it started, such as a rebuild.
+    /// </summary>
+    public async Task<long> Settled(CancellationToken ct)
+    {
+        var start = clock.GetUtcNow();
+        while (true)
+        {
+            var final = await Current(ct);
+            if (_finalAsOf >= start)
+                return final;
+            await Task.Delay(RefreshEvery, clock, ct);
+        }
+    }
 
     /// <summary>The final sequence number as of now (it lags commits by about the length of the transactions open at the time).</summary>
     public async Task<long> Current(CancellationToken ct)
@@ -50,7 +76,7 @@ public sealed class FeedHorizon(NpgsqlDataSource dataSource, TimeProvider clock)
             var open = await OpenTransactions(connection, ct);
             if (!pending.Open.Any(open.Contains))
             {
-                _final = Math.Max(_final, pending.Highest);
+                (_final, _finalAsOf) = (Math.Max(_final, pending.Highest), pending.TakenAt);
                 _pending = null;
             }
         }
@@ -58,12 +84,13 @@ public sealed class FeedHorizon(NpgsqlDataSource dataSource, TimeProvider clock)
         {
             // The highest number first, then the transactions open after it: one that numbered an event below it is
             // either over by then or in the list.
+            var takenAt = clock.GetUtcNow();
             var highest = await Highest(connection, ct);
             var open = await OpenTransactions(connection, ct);
             if (open.Count == 0)
-                _final = Math.Max(_final, highest);
+                (_final, _finalAsOf) = (Math.Max(_final, highest), takenAt);
             else
-                _pending = (highest, [.. open]);
+                _pending = (highest, [.. open], takenAt);
         }
     }
 

@@ -131,6 +131,7 @@ public sealed class GroupCommit(IDocumentStore store)
     {
         await using var session = store.LightweightSession();
         var actions = appends.Select(a => a.AddTo(session)).ToArray();
+        await FeedHorizon.OpenTransactionBeforeNumbering(session, CancellationToken.None);
         await session.SaveChangesAsync(CancellationToken.None);
         return [.. actions.Select(Appended.Of)];
     }

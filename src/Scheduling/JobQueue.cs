@@ -147,7 +147,8 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
     /// turns: each tenant's oldest first, then each one's second, and so on, starting with the tenant after
     /// <paramref name="after"/> (the last one served), so one tenant's backlog of thousands does not make another's job
     /// wait behind it. The tenants are found by a skip scan of the due index (one probe per tenant), not by reading
-    /// every queued job.
+    /// every queued job. Each tenant offers four times as many jobs as asked for: runners racing for the same tenant's
+    /// oldest jobs skip those another has locked and take the next ones, rather than come away empty.
     /// </summary>
     private static async Task<List<(Guid Id, string TenantId)>> Due(
         NpgsqlConnection connection, string type, DateTimeOffset now, int max, string after, CancellationToken ct)
@@ -167,7 +168,7 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
                     SELECT j.id, j.tenant_id, j.run_after FROM {Status} AS j
                     WHERE j.status = '{JobStatus.Queued}' AND j.type = $2 AND j.tenant_id = t.tenant_id AND j.run_after <= $1
                     ORDER BY j.run_after
-                    LIMIT $3) AS d
+                    LIMIT $3 * 4) AS d
                 WHERE t.tenant_id IS NOT NULL
             )
             SELECT s.id, s.tenant_id

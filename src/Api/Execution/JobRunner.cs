@@ -49,7 +49,7 @@ public sealed class JobRunner(
     StreamWatchers watchers,
     TimeProvider clock,
     IOptions<RunnerOptions> options,
-    ILogger<JobRunner> logger) : BackgroundService
+    ILogger<JobRunner> logger) : BackgroundService, IHostedLifecycleService
 {
     // After a look that found nothing, the next waits at least this long, however many appends wake
     // it: under a stream of appends a runner would otherwise query for work thousands of times a second.
@@ -58,6 +58,18 @@ public sealed class JobRunner(
     private readonly RunnerOptions _options = options.Value;
     private readonly string _worker = options.Value.Worker;
     private readonly WakeOnAnyAppend _wakeup = new();
+
+    public Task StartingAsync(CancellationToken ct) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>
+    /// Drains before any hosted service stops: the host stops them one at a time in reverse order, and those stopped
+    /// before this one (Wolverine's among them) take down what the handlers still need to record their outcome.
+    /// </summary>
+    public Task StoppingAsync(CancellationToken ct) => StopAsync(ct);
+
+    public Task StoppedAsync(CancellationToken ct) => Task.CompletedTask;
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {

@@ -44,6 +44,7 @@ public static class ChangeJobHandler
             throw new VersionMismatch(change.JobId, version);
 
         var events = JobDecider.Decide(change.Command, job.State, clock.GetUtcNow());
+        await FeedHorizon.OpenTransactionBeforeNumbering(session, CancellationToken.None);
         // Every event of a job carries the correlation id it was submitted with, so an auditor finds them all by it.
         session.CorrelationId = job.CorrelationId ?? change.Metadata.CorrelationId;
         session.CausationId = change.Metadata.CausationId;

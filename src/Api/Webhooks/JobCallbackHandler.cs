@@ -68,6 +68,7 @@ public static class JobCallbackHandler
                 await outbox.ScheduleAsync(due with { Attempt = due.Attempt + 1 }, attempted.RetryAt, new DeliveryOptions { TenantId = due.TenantId });
             try
             {
+                await FeedHorizon.OpenTransactionBeforeNumbering(session, ct);
                 await session.SaveChangesAsync(ct);
                 return;
             }

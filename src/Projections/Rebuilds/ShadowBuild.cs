@@ -79,7 +79,7 @@ public sealed class ShadowBuild : IAsyncDisposable
     public async Task Build(IProgress<BuildProgress> progress, CancellationToken ct)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var upTo = await _horizon.Current(ct);
+        var upTo = await _horizon.Settled(ct);
         var total = await Scalar<long>($"SELECT count(*) FROM {EventStoreSetup.Schema}.mt_events WHERE seq_id <= $1 AND NOT is_archived", ct, upTo);
         long done = 0;
         (string TenantId, Guid Id)? after = null;
@@ -122,26 +122,49 @@ public sealed class ShadowBuild : IAsyncDisposable
     public async Task<TimeSpan> TakeOver(IReadOnlyCollection<string> projections, CancellationToken ct)
     {
         var retired = Schema + "_retired";
-        await Execute(_dataSource, $"DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired}", ct);
+        for (var attempt = 1; ; attempt++)
+        {
+            await Execute(_dataSource, $"DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired}", ct);
+            try
+            {
+                var held = await TrySwap(projections, retired, ct);
+                await Execute(_dataSource, $"DROP SCHEMA {retired} CASCADE", ct);
+                return held;
+            }
+            // A claim that read the status table and then waits to append, behind our lock on the streams, holds what the
+            // swap needs: PostgreSQL ends one of the two (or the swap gives up waiting). Claims are retried; so is the swap.
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.LockNotAvailable && attempt < SwapAttempts)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), ct);
+            }
+        }
+    }
+
+    private const int SwapAttempts = 10;
+
+    private async Task<TimeSpan> TrySwap(IReadOnlyCollection<string> projections, string retired, CancellationToken ct)
+    {
         await using var connection = await _dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var held = System.Diagnostics.Stopwatch.StartNew();
-        await using (var hold = new NpgsqlCommand($"LOCK TABLE {EventStoreSetup.Schema}.mt_streams IN SHARE MODE", connection, transaction))
+        await using (var hold = new NpgsqlCommand($"SET LOCAL lock_timeout = '2s'; LOCK TABLE {EventStoreSetup.Schema}.mt_streams IN SHARE MODE", connection, transaction))
             await hold.ExecuteNonQueryAsync(ct);
         // Every append that numbered events has committed or waits on the lock: the highest number is final.
         await using (var highest = new NpgsqlCommand($"SELECT coalesce(max(seq_id), 0) FROM {EventStoreSetup.Schema}.mt_events", connection, transaction))
             await CatchUpTo((long)(await highest.ExecuteScalarAsync(ct))!, ct);
         foreach (var table in projections.Select(p => JobReadModels.Tables[p]))
         {
-            await using var swap = new NpgsqlCommand(
-                $"ALTER TABLE {EventStoreSetup.Schema}.{table} SET SCHEMA {retired}; ALTER TABLE {Schema}.{table} SET SCHEMA {EventStoreSetup.Schema}",
-                connection, transaction);
+            // Archiving a job adds no event, so the catch-up does not see it: drop the rows of jobs archived meanwhile.
+            await using var swap = new NpgsqlCommand($"""
+                DELETE FROM {Schema}.{table} AS t USING {EventStoreSetup.Schema}.mt_streams AS s
+                WHERE s.tenant_id = t.tenant_id AND s.id = t.id AND s.is_archived;
+                ALTER TABLE {EventStoreSetup.Schema}.{table} SET SCHEMA {retired};
+                ALTER TABLE {Schema}.{table} SET SCHEMA {EventStoreSetup.Schema}
+                """, connection, transaction);
             await swap.ExecuteNonQueryAsync(ct);
         }
         await transaction.CommitAsync(ct);
-        var elapsed = held.Elapsed;
-        await Execute(_dataSource, $"DROP SCHEMA {retired} CASCADE", ct);
-        return elapsed;
+        return held.Elapsed;
     }
 
     /// <summary>
