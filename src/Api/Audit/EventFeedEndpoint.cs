@@ -145,13 +145,13 @@ public static class EventFeedEndpoint
                 else
                     errors["limit"] = [$"Must be a whole number from 1 to {MaxPage} (no upper limit for an NDJSON export)."];
             }
-            var from = Moment(q, "from", errors);
-            var to = Moment(q, "to", errors);
+            var from = QueryValues.Moment(q, "from", errors);
+            var to = QueryValues.Moment(q, "to", errors);
             if (q["type"].ToString().Length > 200 || q["correlationId"].ToString().Length > 200)
                 errors["type"] = ["type and correlationId are at most 200 characters."];
             if (errors.Count > 0)
                 return (null, Problems.Validation(errors));
-            return (new FeedQuery(after, limit, NullIfEmpty(q["type"]), NullIfEmpty(q["correlationId"]), from, to, q["includeArchived"] == "true"), null);
+            return (new FeedQuery(after, limit, QueryValues.Text(q, "type"), QueryValues.Text(q, "correlationId"), from, to, q["includeArchived"] == "true"), null);
         }
 
         public async Task<IReadOnlyList<IEvent>> Page(IQuerySession session, long after, long upTo, int limit, CancellationToken ct)
@@ -179,17 +179,5 @@ public static class EventFeedEndpoint
             };
             return Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString("/events", next.Where(p => p.Value is not null));
         }
-
-        private static DateTimeOffset? Moment(IQueryCollection q, string name, Dictionary<string, string[]> errors)
-        {
-            if (q[name].Count == 0)
-                return null;
-            if (DateTimeOffset.TryParse(q[name], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var moment))
-                return moment;
-            errors[name] = ["Must be a moment such as 2026-11-22T12:00:00Z."];
-            return null;
-        }
-
-        private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
     }
 }

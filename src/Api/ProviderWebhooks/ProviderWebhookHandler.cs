@@ -7,7 +7,6 @@ using EventSourced.Projections.Jobs;
 using Marten;
 using Microsoft.Extensions.Options;
 using Wolverine;
-using Wolverine.ErrorHandling;
 using Wolverine.Runtime.Handlers;
 using static EventSourced.Domain.Jobs.JobCommand;
 
@@ -23,9 +22,7 @@ public static class ProviderWebhookHandler
 {
     public const string Queue = "provider-webhooks";
 
-    /// <summary>A database that is away delays the webhook; the provider was already told we have it.</summary>
-    public static void Configure(HandlerChain chain) =>
-        chain.OnException(GroupCommit.IsTransient).ScheduleRetryIndefinitely(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2));
+    public static void Configure(HandlerChain chain) => WebhooksModule.RetryWhileTheDatabaseIsAway(chain);
 
     public static async Task Handle(
         ProviderWebhookReceived received, IDocumentStore store, IMessageBus bus, IOptions<WebhookOptions> options, CancellationToken ct)

@@ -8,7 +8,6 @@ using JasperFx;
 using Marten;
 using Microsoft.Extensions.Options;
 using Wolverine;
-using Wolverine.ErrorHandling;
 using Wolverine.Marten;
 using Wolverine.Runtime;
 using Wolverine.Runtime.Handlers;
@@ -35,9 +34,7 @@ public static class JobCallbackHandler
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
-    /// <summary>A database that is away delays the callback; it is not a reason to give it up.</summary>
-    public static void Configure(HandlerChain chain) =>
-        chain.OnException(GroupCommit.IsTransient).ScheduleRetryIndefinitely(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2));
+    public static void Configure(HandlerChain chain) => WebhooksModule.RetryWhileTheDatabaseIsAway(chain);
 
     public static async Task Handle(
         JobCallbackDue due, IDocumentStore store, IWolverineRuntime runtime, CallbackSender sender, IOptions<WebhookOptions> options,

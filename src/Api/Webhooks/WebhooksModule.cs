@@ -1,7 +1,10 @@
 using EventSourced.Api.ProviderWebhooks;
 using EventSourced.Projections.Jobs;
 using Marten;
+using EventSourced.EventStore;
 using Wolverine;
+using Wolverine.ErrorHandling;
+using Wolverine.Runtime.Handlers;
 
 namespace EventSourced.Api.Webhooks;
 
@@ -14,6 +17,13 @@ public static class WebhooksModule
         services.ConfigureMarten(options => options.Schema.For<ProviderWebhook>().DocumentAlias("provider_webhooks"));
         return services;
     }
+
+    /// <summary>
+    /// Both the callbacks and the provider webhooks were already promised (to the client, to the provider): a database
+    /// that is away delays them, it is not a reason to give them up.
+    /// </summary>
+    public static void RetryWhileTheDatabaseIsAway(HandlerChain chain) =>
+        chain.OnException(GroupCommit.IsTransient).ScheduleRetryIndefinitely(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2));
 
     /// <summary>
     /// Callbacks go through a durable local queue: the outbox stores each in the transaction of the event that calls

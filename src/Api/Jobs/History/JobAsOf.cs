@@ -1,5 +1,5 @@
-using System.Globalization;
 using EventSourced.Api.Errors;
+using EventSourced.Api.Http;
 using EventSourced.Api.Jobs.Status;
 using EventSourced.Api.Tenancy;
 using EventSourced.Projections.Jobs;
@@ -18,22 +18,12 @@ public static class JobAsOf
 
     public static async Task<IResult> Get(Guid id, HttpContext http, IDocumentStore store)
     {
-        var query = http.Request.Query;
-        long version = 0;
-        DateTimeOffset? asOf = null;
-        if (query.ContainsKey("atVersion") && query.ContainsKey("asOf"))
-            return Problems.Problem(StatusCodes.Status400BadRequest, "conflicting_parameters", "Ask for the job at a version or as of a moment, not both.");
-        if (query.ContainsKey("atVersion") && !(long.TryParse(query["atVersion"], NumberStyles.None, CultureInfo.InvariantCulture, out version) && version > 0))
-            return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_version", "atVersion must be a whole number from 1.");
-        if (query.ContainsKey("asOf"))
-        {
-            if (!DateTimeOffset.TryParse(query["asOf"], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var moment))
-                return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_timestamp", "asOf must be a moment such as 2026-11-22T12:00:00Z.");
-            asOf = moment;
-        }
+        var (version, asOf, problem) = QueryValues.PointInHistory(http.Request.Query, "atVersion", "asOf");
+        if (problem is not null)
+            return problem;
 
         await using var session = store.QuerySession(Tenant.Of(http));
-        var view = await session.Events.AggregateStreamAsync<JobStatusView>(id, version, asOf, token: http.RequestAborted);
+        var view = await session.Events.AggregateStreamAsync<JobStatusView>(id, version ?? 0, asOf, token: http.RequestAborted);
         if (view is not null)
             return TypedResults.Ok(JobStatusResponse.From(view));
         return await session.Events.FetchStreamStateAsync(id, http.RequestAborted) is null

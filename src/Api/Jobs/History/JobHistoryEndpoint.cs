@@ -1,5 +1,6 @@
 using EventSourced.Api.Audit;
 using EventSourced.Api.Errors;
+using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
 using JasperFx.Events;
 using Marten;
@@ -20,7 +21,7 @@ public static class JobHistoryEndpoint
     [WolverineGet("/jobs/{id:guid}/history", OperationId = "GetJobHistory")]
     public static async Task<IResult> Get(Guid id, HttpContext http, IDocumentStore store, CancellationToken ct)
     {
-        var (version, at, problem) = AsOf(http.Request);
+        var (version, at, problem) = QueryValues.PointInHistory(http.Request.Query, "version", "at");
         if (problem is not null)
             return problem;
 
@@ -46,29 +47,5 @@ public static class JobHistoryEndpoint
         if (at is { } t)
             events = events.Where(e => e.Timestamp <= t);
         return await events.OrderBy(e => e.Version).ToListAsync(ct);
-    }
-
-    /// <summary>The version or the moment the history is asked as of, or a problem with the query.</summary>
-    private static (long? Version, DateTimeOffset? At, IResult? Problem) AsOf(HttpRequest request)
-    {
-        var (version, at) = (request.Query["version"].ToString(), request.Query["at"].ToString());
-        if (version.Length > 0 && at.Length > 0)
-        {
-            return (null, null, Problems.Problem(StatusCodes.Status400BadRequest, "conflicting_parameters",
-                "Ask for the history as of a version or as of a moment, not both."));
-        }
-        if (version.Length > 0)
-        {
-            return long.TryParse(version, out var v) && v > 0
-                ? (v, null, null)
-                : (null, null, Problems.Problem(StatusCodes.Status400BadRequest, "invalid_version", "version must be a whole number from 1."));
-        }
-        if (at.Length > 0)
-        {
-            return DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t)
-                ? (null, t, null)
-                : (null, null, Problems.Problem(StatusCodes.Status400BadRequest, "invalid_timestamp", "at must be a moment such as 2026-11-22T12:00:00Z."));
-        }
-        return (null, null, null);
     }
 }

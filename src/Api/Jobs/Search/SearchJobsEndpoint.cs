@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
 using EventSourced.Api.Errors;
+using EventSourced.Api.Http;
 using EventSourced.Api.Jobs.Status;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
@@ -40,8 +41,8 @@ public static class SearchJobsEndpoint
         var limit = DefaultLimit;
         if (q["limit"].Count > 0 && !(int.TryParse(q["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit is >= 1 and <= MaxLimit))
             errors["limit"] = [$"Must be a whole number from 1 to {MaxLimit}."];
-        var from = Moment(q, "createdFrom", errors);
-        var to = Moment(q, "createdTo", errors);
+        var from = QueryValues.Moment(q, "createdFrom", errors);
+        var to = QueryValues.Moment(q, "createdTo", errors);
         var after = q["cursor"].Count > 0 ? Cursor.Read(q["cursor"].ToString()) : null;
         if (q["cursor"].Count > 0 && after is null)
             errors["cursor"] = ["Must be the cursor of a page's next URL, unchanged."];
@@ -53,7 +54,7 @@ public static class SearchJobsEndpoint
         if (errors.Count > 0)
             return Problems.Validation(errors);
 
-        var search = new JobSearch(status, NullIfEmpty(q["type"]), NullIfEmpty(q["correlationId"]), from, to, after, limit);
+        var search = new JobSearch(status, QueryValues.Text(q, "type"), QueryValues.Text(q, "correlationId"), from, to, after, limit);
         var jobs = await queries.Search(Tenant.Of(http), search, ct);
         var next = jobs.Count == limit
             ? QueryHelpers.AddQueryString("/jobs", q.Where(p => p.Key != "cursor").Select(p => KeyValuePair.Create(p.Key, (string?)p.Value.ToString()))
@@ -61,18 +62,6 @@ public static class SearchJobsEndpoint
             : null;
         return TypedResults.Ok(new JobSearchPage([.. jobs.Select(JobStatusResponse.From)], next));
     }
-
-    private static DateTimeOffset? Moment(IQueryCollection q, string name, Dictionary<string, string[]> errors)
-    {
-        if (q[name].Count == 0)
-            return null;
-        if (DateTimeOffset.TryParse(q[name], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var moment))
-            return moment;
-        errors[name] = ["Must be a moment such as 2026-11-22T12:00:00Z."];
-        return null;
-    }
-
-    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     /// <summary>
     /// The last job of a page, as an opaque token: its creation time and id. The time is cut to the microsecond, as the
