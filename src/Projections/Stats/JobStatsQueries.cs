@@ -3,8 +3,8 @@ using Npgsql;
 
 namespace EventSourced.Projections.Stats;
 
-/// <summary>A day of one job type: how its jobs ended, and how long they took from submission (null when none ended).</summary>
-public sealed record DailyJobStats(string Type, DateOnly Day, long Completed, long Failed, long Cancelled, double? P50Ms, double? P95Ms, double? P99Ms);
+/// <summary>A day of one job type: how its jobs ended, and how long they took from submission (exact percentiles).</summary>
+public sealed record DailyJobStats(string Type, DateOnly Day, long Completed, long Failed, long Cancelled, double P50Ms, double P95Ms, double P99Ms);
 
 /// <summary>Reads of <see cref="JobStatsProjection"/>: a tenant's days, and how far the projection has come.</summary>
 public sealed class JobStatsQueries(NpgsqlDataSource dataSource, IDocumentStore store)
@@ -12,14 +12,14 @@ public sealed class JobStatsQueries(NpgsqlDataSource dataSource, IDocumentStore 
     public async Task<IReadOnlyList<DailyJobStats>> Daily(string tenantId, DateOnly from, DateOnly to, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand($"""
-            SELECT d.type, d.day, d.completed, d.failed, d.cancelled,
-                   coalesce(array_agg(b.bucket ORDER BY b.bucket) FILTER (WHERE b.bucket IS NOT NULL), '{"{}"}'),
-                   coalesce(array_agg(b.jobs ORDER BY b.bucket) FILTER (WHERE b.bucket IS NOT NULL), '{"{}"}')
-            FROM {JobStatsProjection.Daily} AS d
-            LEFT JOIN {JobStatsProjection.Durations} AS b USING (tenant_id, type, day)
-            WHERE d.tenant_id = $1 AND d.day BETWEEN $2 AND $3
-            GROUP BY d.type, d.day, d.completed, d.failed, d.cancelled
-            ORDER BY d.day DESC, d.type
+            SELECT type, (ended_at AT TIME ZONE 'UTC')::date AS day,
+                   count(*) FILTER (WHERE outcome = 'completed'), count(*) FILTER (WHERE outcome = 'failed'), count(*) FILTER (WHERE outcome = 'cancelled'),
+                   percentile_cont(0.50) WITHIN GROUP (ORDER BY duration_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms),
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms)
+            FROM {JobStatsProjection.Jobs}
+            WHERE tenant_id = $1 AND ended_at >= $2::date AT TIME ZONE 'UTC' AND ended_at < ($3::date + 1) AT TIME ZONE 'UTC'
+            GROUP BY 1, 2
+            ORDER BY 2 DESC, 1
             """);
         command.Parameters.Add(new() { Value = tenantId });
         command.Parameters.Add(new() { Value = from });
@@ -28,9 +28,8 @@ public sealed class JobStatsQueries(NpgsqlDataSource dataSource, IDocumentStore 
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            var (buckets, jobs) = (reader.GetFieldValue<int[]>(5), reader.GetFieldValue<long[]>(6));
             days.Add(new DailyJobStats(reader.GetString(0), reader.GetFieldValue<DateOnly>(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4),
-                Percentile(buckets, jobs, 0.50), Percentile(buckets, jobs, 0.95), Percentile(buckets, jobs, 0.99)));
+                Math.Round(reader.GetDouble(5)), Math.Round(reader.GetDouble(6)), Math.Round(reader.GetDouble(7))));
         }
         return days;
     }
@@ -40,22 +39,5 @@ public sealed class JobStatsQueries(NpgsqlDataSource dataSource, IDocumentStore 
     {
         var shards = await store.Advanced.AllProjectionProgress(token: ct);
         return shards.FirstOrDefault(s => s.ShardName.StartsWith(JobStatsProjection.ProjectionName + ":", StringComparison.Ordinal))?.Sequence ?? 0;
-    }
-
-    /// <summary>The upper bound of the bucket that holds the <paramref name="share"/>-th duration, from a histogram in bucket order.</summary>
-    public static double? Percentile(int[] buckets, long[] jobs, double share)
-    {
-        var total = jobs.Sum();
-        if (total == 0)
-            return null;
-        var rank = Math.Ceiling(share * total);
-        long seen = 0;
-        for (var i = 0; i < buckets.Length; i++)
-        {
-            seen += jobs[i];
-            if (seen >= rank)
-                return Math.Round(JobStatsProjection.UpperBoundMs(buckets[i]));
-        }
-        return Math.Round(JobStatsProjection.UpperBoundMs(buckets[^1]));
     }
 }
