@@ -1,6 +1,8 @@
 using System.Text.Json.Serialization;
+using EventSourced.Api.Access;
 using EventSourced.Api.Database;
 using EventSourced.Api.Errors;
+using EventSourced.Api.Http;
 using EventSourced.Api.Jobs;
 using EventSourced.Api.Jobs.Submit;
 using EventSourced.Api.JobTypes;
@@ -24,15 +26,21 @@ public static class ApiHost
         if (args is ["codegen", "write", "--contentroot", var folder])
             return await Build(new WebApplicationOptions { ContentRootPath = folder }, configure).RunJasperFxCommands(["codegen", "write"]);
 
-        // "projections rebuild|verify [name...]" is an operator's command, not a server: its words are not settings.
-        var projections = args is ["projections", ..];
-        var settings = projections ? args[1..].Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToArray() : args;
+        // "projections ..." and "keys ..." are an operator's commands, not a server: only their --Section:Name=value words are settings.
+        var command = args is [("projections" or "keys") and var name, ..] ? name : null;
+        var settings = command is null ? args : args[1..].Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains('=', StringComparison.Ordinal)).ToArray();
         try
         {
             var app = Build(new WebApplicationOptions { Args = settings }, configure);
             await app.Services.GetRequiredService<DatabaseStartup>().StartAsync(default);
-            if (projections)
-                return await ProjectionsCommand.Run(app.Services, [.. args[1..].Except(settings)], Console.Out);
+            string[] words = [.. args[1..].Except(settings)];
+            switch (command)
+            {
+                case "projections":
+                    return await ProjectionsCommand.Run(app.Services, words, Console.Out);
+                case "keys":
+                    return await KeysCommand.Run(app.Services, words, Console.Out, Console.Error);
+            }
             await app.RunAsync();
             return 0;
         }
@@ -47,6 +55,8 @@ public static class ApiHost
     {
         var builder = WebApplication.CreateBuilder(options);
         builder.Services.AddProblems();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+        builder.Services.AddAccess(builder.Configuration);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);
         builder.Services.AddJobStore();
         builder.Services.AddJobs(builder.Configuration);
@@ -58,6 +68,8 @@ public static class ApiHost
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseSecurityHeaders();
+        app.UseAccess();
         app.MapWolverineEndpoints();
         app.MapSubmitRoutes(app.Services.GetRequiredService<JobTypeRegistry>());
         return app;

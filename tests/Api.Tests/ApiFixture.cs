@@ -1,7 +1,11 @@
+using System.Net.Http.Headers;
 using Alba;
+using EventSourced.Api.Access;
+using EventSourced.EventStore;
 using EventSourced.TestSupport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace EventSourced.Api.Tests;
@@ -21,7 +25,48 @@ public class ApiFixture : IAsyncLifetime
         ["Runner:PollInterval"] = "00:00:00.200",
     };
 
-    public HttpClient CreateClient() => Host.Server.CreateClient();
+    /// <summary>Tests make requests far faster than any client should: the limits are tested on their own.</summary>
+    private static readonly Dictionary<string, string?> GenerousLimits = new()
+    {
+        ["Access:RequestsPerSecond"] = "1000000",
+        ["Access:Burst"] = "1000000",
+        ["Access:MaxStreamsPerTenant"] = "100000",
+    };
+
+    private readonly Dictionary<string, string> _keys = [];
+
+    /// <summary>A client of tenant default with a key of every role, for every job type.</summary>
+    public HttpClient CreateClient() => ClientFor(Tenants.Default);
+
+    /// <summary>A client with a key of <paramref name="tenant"/> that has <paramref name="roles"/> (all when none are named).</summary>
+    public HttpClient ClientFor(string tenant, params string[] roles)
+    {
+        var client = Host.Server.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key(tenant, roles.Length == 0 ? Roles.All : roles));
+        return client;
+    }
+
+    /// <summary>An Alba scenario, sent with the key of <see cref="CreateClient"/>.</summary>
+    public Task<IScenarioResult> Scenario(Action<Scenario> configure) => Host.Scenario(s =>
+    {
+        s.WithRequestHeader("Authorization", $"Bearer {Key(Tenants.Default, Roles.All)}");
+        configure(s);
+    });
+
+    /// <summary>An API key, made as the operator's command makes them (once per tenant and roles).</summary>
+    public string Key(string tenant, IReadOnlyList<string> roles, params string[] jobTypes)
+    {
+        var name = $"{tenant}/{string.Join(",", roles)}/{string.Join(",", jobTypes)}";
+        lock (_keys)
+        {
+            if (!_keys.TryGetValue(name, out var key))
+            {
+                var keys = Host.Services.GetRequiredService<ApiKeys>();
+                _keys[name] = key = keys.Create(tenant, roles, jobTypes.Length == 0 ? [AccessClaims.AnyJobType] : jobTypes, name, default).GetAwaiter().GetResult().Key;
+            }
+            return key;
+        }
+    }
 
     public async Task InitializeAsync()
     {
@@ -29,7 +74,8 @@ public class ApiFixture : IAsyncLifetime
         Host = await AlbaHost.For<Program>(builder =>
         {
             builder.UseEnvironment("Testing");
-            builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(new Dictionary<string, string?>(Settings)
+            builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(new Dictionary<string, string?>(GenerousLimits.Concat(Settings)
+                .GroupBy(s => s.Key).Select(g => g.Last()))
             {
                 // Both names, so the server-wide DATABASE_URL that ./test exports is overridden.
                 ["DATABASE_URL"] = Database.ConnectionString,

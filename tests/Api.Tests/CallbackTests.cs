@@ -102,7 +102,7 @@ public sealed class CallbackTests(ApiWithCallbacks api) : IClassFixture<ApiWithC
         var key = Guid.NewGuid().ToString();
         var body = callback.Replace("{", """{"type":"transcode","input":{"fileId":"movie"},""", StringComparison.Ordinal);
 
-        var response = await _client.PostJson("/jobs", body, key, tenant);
+        var response = await (tenant is null ? _client : api.ClientFor(tenant)).PostJson("/jobs", body, key);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.True((await response.Json()).GetProperty("errors").TryGetProperty(field, out _), $"no error about {field}");

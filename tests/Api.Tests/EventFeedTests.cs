@@ -71,7 +71,7 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
     {
         var start = (await Page("/events?limit=1000")).Horizon;
         var mine = await _client.SubmitTranscode();
-        await _client.SubmitTranscode(tenant: "acme");
+        await api.ClientFor("acme").SubmitTranscode();
         await Eventually.Get(() => Page($"/events?after={start}"), p => p.Events.Count == 1, "the job to be in the feed");
 
         using var request = new HttpRequestMessage(HttpMethod.Get, $"/events?after={start}");
@@ -218,7 +218,7 @@ public sealed class JobSearchTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         var queued = await Submit(correlation);
         var cancelled = await Submit(correlation);
         await _client.PostAsync($"/jobs/{cancelled}/cancel", null);
-        await _client.PostJson("/jobs", $$$"""{"type":"transcode","input":{"fileId":"a"},"correlationId":"{{{correlation}}}"}""", Guid.NewGuid().ToString(), "acme");
+        await api.ClientFor("acme").PostJson("/jobs", $$$"""{"type":"transcode","input":{"fileId":"a"},"correlationId":"{{{correlation}}}"}""", Guid.NewGuid().ToString());
 
         async Task<List<Guid>> Ids(string url) =>
             [.. (await (await _client.GetAsync(url)).Json()).GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetGuid())];

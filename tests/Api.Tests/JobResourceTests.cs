@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Alba;
+using EventSourced.Api.Access;
+using EventSourced.EventStore;
 using static EventSourced.Domain.Jobs.JobCommand;
 
 namespace EventSourced.Api.Tests;
@@ -19,7 +21,7 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
         await api.Drive(id, new StartJob("node-a"));
         await api.Drive(id, new ReportProgress(1, 40, "encoding"));
 
-        var response = await api.Host.Scenario(s =>
+        var response = await api.Scenario(s =>
         {
             s.Get.Url($"/jobs/{id}");
             s.StatusCodeShouldBeOk();
@@ -101,17 +103,17 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
     public async Task Polling_with_the_etag_costs_a_304_until_the_job_moves()
     {
         var id = await _client.SubmitTranscode();
-        var first = await api.Host.GetAsJson<JsonElement>($"/jobs/{id}");
+        var first = await (await _client.GetAsync($"/jobs/{id}")).Json();
         var etag = $"\"{first.GetProperty("version").GetInt64()}\"";
 
-        await api.Host.Scenario(s =>
+        await api.Scenario(s =>
         {
             s.Get.Url($"/jobs/{id}").Etag(etag);
             s.StatusCodeShouldBe(HttpStatusCode.NotModified);
         });
 
         await api.Drive(id, new StartJob("node-a"));
-        await api.Host.Scenario(s =>
+        await api.Scenario(s =>
         {
             s.Get.Url($"/jobs/{id}").Etag(etag);
             s.StatusCodeShouldBeOk();
@@ -302,7 +304,8 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
         Assert.Equal([1, 2, 3], events.Select(e => e.GetProperty("version").GetInt32()));
         Assert.Equal(events.Select(e => e.GetProperty("seq").GetInt64()).Order(), events.Select(e => e.GetProperty("seq").GetInt64()));
         Assert.Equal("movie", events[0].GetProperty("data").GetProperty("input").Str("fileId"));
-        Assert.Equal("api", events[0].GetProperty("metadata").Str("actor"));
+        // The key that submitted it, by its id (esk_{id}_{secret}), as ./run keys list shows it.
+        Assert.Equal($"key:{api.Key(Tenants.Default, Roles.All)[4..16]}", events[0].GetProperty("metadata").Str("actor"));
         Assert.Equal("test", events[1].GetProperty("metadata").Str("actor"));
 
         var asOf = await (await _client.GetAsync($"/jobs/{id}/history?version=2")).Json();

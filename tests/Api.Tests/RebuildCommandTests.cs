@@ -12,7 +12,7 @@ public sealed class RebuildCommandTests(TestDatabase db) : IClassFixture<TestDat
     public async Task Rebuilding_repairs_a_damaged_status_read_model_under_a_running_service()
     {
         await using var node = await ApiProcess.StartHealthy(Settings);
-        using var client = new HttpClient { BaseAddress = node.BaseAddress };
+        using var client = await node.ClientWithKey(Settings);
         var id = await client.Submit("transcode", """{"fileId":"rebuilt","steps":2,"stepMs":0}""");
         await client.WaitForStatus(id, "completed");
         await db.Execute("""

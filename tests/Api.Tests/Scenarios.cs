@@ -14,21 +14,19 @@ namespace EventSourced.Api.Tests;
 /// <summary>The steps tests are written in.</summary>
 public static class Scenarios
 {
-    public static Task<HttpResponseMessage> PostJson(this HttpClient client, string path, string json, string? idempotencyKey, string? tenant = null)
+    public static Task<HttpResponseMessage> PostJson(this HttpClient client, string path, string json, string? idempotencyKey)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
         if (idempotencyKey is not null)
             request.Headers.Add("Idempotency-Key", idempotencyKey);
-        if (tenant is not null)
-            request.Headers.Add("X-Tenant-Id", tenant);
         return client.SendAsync(request);
     }
 
     /// <summary>Submits a transcode job with a fresh key and returns its id.</summary>
-    public static async Task<Guid> SubmitTranscode(this HttpClient client, int steps = 3, int stepMs = 10, string? tenant = null)
+    public static async Task<Guid> SubmitTranscode(this HttpClient client, int steps = 3, int stepMs = 10)
     {
         var response = await client.PostJson("/jobs", $$$"""{"type":"transcode","input":{"fileId":"movie","steps":{{{steps}}},"stepMs":{{{stepMs}}}}}""",
-            Guid.NewGuid().ToString(), tenant);
+            Guid.NewGuid().ToString());
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobId").GetGuid();
     }

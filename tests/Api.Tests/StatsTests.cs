@@ -51,8 +51,9 @@ public sealed class StatsTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutR
             await corrupt.ExecuteNonQueryAsync();
             await transaction.CommitAsync();
         }
-        var after = await _client.SubmitTranscode(tenant: "after-broken");
-        (await _client.PostJson($"/jobs/{after}/cancel", "{}", null, "after-broken")).EnsureSuccessStatusCode();
+        var afterBroken = api.ClientFor("after-broken");
+        var after = await afterBroken.SubmitTranscode();
+        (await afterBroken.PostJson($"/jobs/{after}/cancel", "{}", null)).EnsureSuccessStatusCode();
 
         var stats = await Eventually.Get(() => Stats("after-broken"), s => s.GetProperty("days").GetArrayLength() > 0, "the job after the broken event to be counted");
 
@@ -60,12 +61,7 @@ public sealed class StatsTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutR
         Assert.Equal(1, await DeadLetters(broken));
     }
 
-    private async Task<JsonElement> Stats(string tenant)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/stats");
-        request.Headers.Add("X-Tenant-Id", tenant);
-        return await (await _client.SendAsync(request)).Json();
-    }
+    private async Task<JsonElement> Stats(string tenant) => await (await api.ClientFor(tenant).GetAsync("/stats")).Json();
 
     private async Task Finish(Guid id, JobCommand outcome)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
@@ -9,6 +10,8 @@ using EventSourced.EventStore.Notifications;
 using JasperFx.Events;
 using Marten;
 using Marten.Events.Archiving;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Wolverine.Http;
 
@@ -34,6 +37,7 @@ public static class EventFeedEndpoint
     private const int DefaultPage = 100;
     private const string NdJson = "application/x-ndjson";
 
+    [Authorize(Policy = AccessPolicies.Audit)]
     [WolverineGet("/events", OperationId = "EventFeed")]
     public static async Task<IResult> Get(HttpContext http, IDocumentStore store, FeedHorizon horizon, CancellationToken ct)
     {
@@ -74,6 +78,8 @@ public static class EventFeedEndpoint
     /// GET /events/stream: the same feed as Server-Sent Events, a live audit tail. Each event's id is its sequence number, so
     /// a reconnect with Last-Event-ID resumes exactly after the last one received; the filters are those of GET /events.
     /// </summary>
+    [Authorize(Policy = AccessPolicies.Audit)]
+    [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/events/stream", OperationId = "EventFeedStream")]
     public static async Task<IResult> Stream(
         HttpContext http, IDocumentStore store, FeedHorizon horizon, EventNotifications notifications, IOptions<SseOptions> options,

@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Text;
+using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Jobs;
 using EventSourced.Api.Tenancy;
 using EventSourced.Projections.Jobs;
+using Microsoft.AspNetCore.Authorization;
 using Wolverine.Http;
 
 namespace EventSourced.Api.DeadLetters;
@@ -20,6 +22,7 @@ public static class DeadLettersEndpoint
 {
     private const int DefaultLimit = 50, MaxLimit = 200;
 
+    [Authorize(Policy = AccessPolicies.Administer)]
     [WolverineGet("/dead-letters", OperationId = "DeadLetters")]
     public static async Task<IResult> List(HttpContext http, JobQueries queries, CancellationToken ct)
     {

@@ -3,8 +3,9 @@ using System.Text.Json;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Webhooks;
-using Marten;
 using JasperFx;
+using Marten;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using Wolverine;
 using Wolverine.Http;
@@ -24,6 +25,7 @@ public sealed record ProviderWebhookAccepted(string WebhookId, bool Duplicate);
 /// </summary>
 public static class ReceiveProviderWebhookEndpoint
 {
+    [AllowAnonymous]
     [WolverinePost("/webhooks/{provider}", OperationId = "ReceiveProviderWebhook")]
     public static async Task<IResult> Receive(
         string provider, HttpContext http, IDocumentStore store, IWolverineRuntime runtime, IOptions<WebhookOptions> options, TimeProvider clock,

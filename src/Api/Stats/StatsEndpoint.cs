@@ -1,8 +1,10 @@
 using System.Globalization;
+using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Tenancy;
 using EventSourced.EventStore;
 using EventSourced.Projections.Stats;
+using Microsoft.AspNetCore.Authorization;
 using Wolverine.Http;
 
 namespace EventSourced.Api.Stats;
@@ -21,6 +23,7 @@ public sealed record StatsResponse(IReadOnlyList<DailyJobStats> Days, StatsLag L
 /// </summary>
 public static class StatsEndpoint
 {
+    [Authorize(Policy = AccessPolicies.Audit)]
     [WolverineGet("/stats", OperationId = "GetStats")]
     public static async Task<IResult> Get(HttpContext http, JobStatsQueries stats, FeedHorizon horizon, TimeProvider clock, CancellationToken ct)
     {

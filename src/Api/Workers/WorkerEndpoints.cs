@@ -1,11 +1,14 @@
 using System.Globalization;
+using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Jobs;
+using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore.Notifications;
 using EventSourced.Scheduling;
 using FluentValidation;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Wolverine;
 using Wolverine.Http;
@@ -26,6 +29,7 @@ public static class WorkerEndpoints
     // A waiting claim looks again this often even without a notification: a retry falling due announces nothing.
     private static readonly TimeSpan ClaimPoll = TimeSpan.FromSeconds(1);
 
+    [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/claims", OperationId = "ClaimWork")]
     public static async Task<IResult> Claim(
         HttpContext http, [FromServices] JobQueue queue, [FromServices] EventNotifications notifications, IValidator<ClaimRequest> validator, CancellationToken ct)
@@ -33,6 +37,12 @@ public static class WorkerEndpoints
         var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct);
         if (problem is not null)
             return problem;
+        var allowed = http.User.FindAll(AccessClaims.JobType).Select(c => c.Value).ToList();
+        if (!allowed.Contains(AccessClaims.AnyJobType) && request!.Types!.Except(allowed).ToList() is { Count: > 0 } refused)
+        {
+            return Problems.Problem(StatusCodes.Status403Forbidden, "job_type_not_allowed", "This key may not claim these job types.",
+                $"It may not claim {string.Join(", ", refused)}; it may claim {string.Join(", ", allowed)}.");
+        }
         var wait = PreferredWait(http.Request);
         var lease = request!.LeaseSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : DefaultLease;
         var worker = request.Worker ?? $"worker@{http.Connection.RemoteIpAddress}";
@@ -65,6 +75,7 @@ public static class WorkerEndpoints
 
     private static string Link(Guid jobId, string action) => $"/workers/jobs/{jobId}/{action}";
 
+    [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/heartbeat", OperationId = "Heartbeat")]
     public static async Task<IResult> Heartbeat(Guid id, HttpContext http, IValidator<HeartbeatRequest> validator, [FromServices] JobLeases leases, CancellationToken ct)
     {
@@ -72,26 +83,31 @@ public static class WorkerEndpoints
         if (problem is not null)
             return problem;
         var length = request!.LeaseSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
-        if (await leases.Renew(id, request.LeaseToken!.Value, length, ct) is { } renewed)
+        var holder = await HolderOf(id, request.LeaseToken!.Value, http, leases, ct);
+        if (holder.Check == LeaseCheck.Held && await leases.Renew(id, request.LeaseToken!.Value, length, ct) is { } renewed)
             return TypedResults.Ok(new LeaseRenewed(renewed.Lease.ExpiresAt, renewed.CancellationRequested));
-        return await leases.Check(id, request.LeaseToken!.Value, ct) is { Check: LeaseCheck.Expired } ? LeaseExpired() : LeaseNotHeld();
+        return holder.Check == LeaseCheck.NotHeld ? LeaseNotHeld() : LeaseExpired();
     }
 
+    [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/progress", OperationId = "ReportProgress")]
     public static Task<IResult> Progress(Guid id, HttpContext http, IValidator<ProgressRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
         AsHolder(id, http, validator, leases, bus, finishes: false, (request, holder) => new ReportProgress(holder.Attempt, request.Percent!.Value, request.Message), ct);
 
+    [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/complete", OperationId = "CompleteJob")]
     public static Task<IResult> Complete(Guid id, HttpContext http, IValidator<CompleteRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
         AsHolder(id, http, validator, leases, bus, finishes: true,
             (request, holder) => new CompleteJob(holder.Attempt, request.Result!.Value, request.ContentType ?? "application/json"), ct);
 
+    [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/fail", OperationId = "FailAttempt")]
     public static Task<IResult> Fail(Guid id, HttpContext http, IValidator<FailRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
         AsHolder(id, http, validator, leases, bus, finishes: true,
             (request, holder) => new FailAttempt(holder.Attempt, request.ErrorCode!, request.ErrorMessage!, Random.Shared.NextDouble(), request.Retryable ?? true), ct);
 
     /// <summary>Give the job back unfinished, or confirm a cancellation the heartbeat announced.</summary>
+    [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/release", OperationId = "ReleaseJob")]
     public static Task<IResult> Release(Guid id, HttpContext http, IValidator<ReleaseRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
         AsHolder(id, http, validator, leases, bus, finishes: true,
@@ -109,7 +125,7 @@ public static class WorkerEndpoints
         if (problem is not null)
             return problem;
         var token = request!.LeaseToken!.Value;
-        var holder = await leases.Check(id, token, ct);
+        var holder = await HolderOf(id, token, http, leases, ct);
         if (holder.Check != LeaseCheck.Held)
             return holder.Check == LeaseCheck.Expired ? LeaseExpired() : LeaseNotHeld();
 
@@ -118,6 +134,16 @@ public static class WorkerEndpoints
         if (finishes)
             await leases.Release(id, token, CancellationToken.None);
         return TypedResults.Ok(new WorkerOutcome(JobDecider.Name(changed.State.Status), changed.State.Attempt, changed.Version, changed.State.CancellationRequested));
+    }
+
+    /// <summary>
+    /// Who holds the job's lease with this token. Only for the caller's own tenant: another tenant's lease is "not held",
+    /// exactly as a job that does not exist, so a leaked token neither works nor tells that the job exists.
+    /// </summary>
+    private static async Task<LeaseHolder> HolderOf(Guid id, Guid token, HttpContext http, JobLeases leases, CancellationToken ct)
+    {
+        var holder = await leases.Check(id, token, ct);
+        return holder.TenantId == Tenant.Of(http) ? holder : holder with { Check = LeaseCheck.NotHeld };
     }
 
     private static IResult LeaseNotHeld() => Problems.Problem(StatusCodes.Status409Conflict, "lease_not_held", "This token does not hold the job's lease.",

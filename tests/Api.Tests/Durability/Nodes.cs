@@ -21,13 +21,34 @@ public static class Nodes
             ["Jobs__Defaults__BackoffBase"] = "00:00:00.200",
             ["Jobs__Defaults__BackoffCap"] = "00:00:02",
             ["Logging__LogLevel__Default"] = "Warning",
+            // These tests are about failures, not keys: the nodes trust the tenant headers a gateway would set.
+            ["Access__TrustGatewayHeaders"] = "true",
+            ["Access__RequestsPerSecond"] = "1000000",
+            ["Access__Burst"] = "1000000",
         };
         foreach (var (key, value) in settings)
             all[key] = value;
         return ApiProcess.StartHealthy(all, host: Host.TestHost);
     }
 
-    public static HttpClient Client(this ApiProcess node) => new() { BaseAddress = node.BaseAddress };
+    /// <summary>A client as a gateway in front of the nodes would pass it on: tenant default, every role.</summary>
+    public static HttpClient Client(this ApiProcess node)
+    {
+        var client = new HttpClient { BaseAddress = node.BaseAddress };
+        client.DefaultRequestHeaders.Add("X-Tenant-Id", "default");
+        client.DefaultRequestHeaders.Add("X-Roles", "client,worker,auditor,admin");
+        return client;
+    }
+
+    /// <summary>A client with a key made by the operator's command, `./run keys create`: tenant default, every role.</summary>
+    public static async Task<HttpClient> ClientWithKey(this ApiProcess node, IDictionary<string, string?> settings)
+    {
+        var (exitCode, output) = await ApiProcess.RunCommand(settings, "keys", "create", "--tenant", "default", "--role", "client,worker,auditor,admin", "--job-types", "*");
+        Assert.True(exitCode == 0, output);
+        var client = new HttpClient { BaseAddress = node.BaseAddress };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", output.Split('\n', StringSplitOptions.TrimEntries).Single(l => l.StartsWith("esk_", StringComparison.Ordinal)));
+        return client;
+    }
 
     /// <summary>A job's events, read straight from the database the nodes share.</summary>
     public static async Task<List<JobEvent>> History(string connectionString, Guid jobId)

@@ -1,7 +1,9 @@
+using EventSourced.Api.Access;
 using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
 using FluentValidation;
+using Microsoft.AspNetCore.Authorization;
 using Wolverine;
 using Wolverine.Http;
 
@@ -17,6 +19,7 @@ public sealed record CancelAccepted(Guid JobId, string Status, bool Cancellation
 /// </summary>
 public static class CancelJobEndpoint
 {
+    [Authorize(Policy = AccessPolicies.Cancel)]
     [WolverinePost("/jobs/{id:guid}/cancel", OperationId = "CancelJob")]
     public static async Task<IResult> Cancel(Guid id, HttpContext http, IMessageBus bus, IValidator<ReasonRequest> validator, CancellationToken ct)
     {

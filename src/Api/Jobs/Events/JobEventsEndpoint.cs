@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
@@ -8,6 +9,8 @@ using EventSourced.EventStore;
 using EventSourced.EventStore.Notifications;
 using EventSourced.Projections.Jobs;
 using JasperFx.Events;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Wolverine.Http;
 using static EventSourced.Domain.Jobs.JobEvent;
@@ -53,6 +56,8 @@ public static class JobEventsEndpoint
 {
     private static readonly TimeSpan DatabaseRetry = TimeSpan.FromSeconds(1);
 
+    [Authorize(Policy = AccessPolicies.FollowJob)]
+    [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/jobs/{id:guid}/events", OperationId = "JobEvents")]
     public static async Task<IResult> Stream(
         Guid id, HttpContext http, JobLookup lookup, StreamReads reads, StreamWatchers watchers,

@@ -1,3 +1,4 @@
+using EventSourced.Api.Access;
 using EventSourced.Api.Audit;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
@@ -5,6 +6,7 @@ using EventSourced.Api.Tenancy;
 using JasperFx.Events;
 using Marten;
 using Marten.Events.Archiving;
+using Microsoft.AspNetCore.Authorization;
 using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.History;
@@ -18,6 +20,7 @@ public sealed record JobHistory(Guid JobId, IReadOnlyList<AuditEvent> Events);
 /// </summary>
 public static class JobHistoryEndpoint
 {
+    [Authorize(Policy = AccessPolicies.Audit)]
     [WolverineGet("/jobs/{id:guid}/history", OperationId = "GetJobHistory")]
     public static async Task<IResult> Get(Guid id, HttpContext http, IDocumentStore store, CancellationToken ct)
     {

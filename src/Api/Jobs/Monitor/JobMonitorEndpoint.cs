@@ -1,6 +1,9 @@
+using EventSourced.Api.Access;
 using EventSourced.Api.JobTypes;
 using EventSourced.Domain.Jobs;
 using EventSourced.Projections.Jobs;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.RateLimiting;
 using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.Monitor;
@@ -14,13 +17,14 @@ public sealed record JobMonitorResponse(Guid JobId, string Status, int Progress,
 /// </summary>
 public static class JobMonitorEndpoint
 {
+    [Authorize(Policy = AccessPolicies.ReadJobs)]
+    [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/jobs/{id:guid}/status", OperationId = "MonitorJob")]
     public static async Task<IResult> Get(Guid id, HttpContext http, JobLookup lookup, JobTypeRegistry types, TimeProvider clock)
     {
         var (view, problem) = await lookup.Find(id, http, http.RequestAborted);
         if (view is null)
             return problem!;
-        http.Response.Headers.CacheControl = "no-store";
         var state = view.State;
         if (state.Status == JobStatus.Completed)
         {

@@ -1,8 +1,10 @@
 using System.Text.Json;
+using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
 using EventSourced.Projections.Jobs;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Net.Http.Headers;
 using Wolverine.Http;
 
@@ -17,6 +19,7 @@ public static class JobResultEndpoint
     /// </summary>
     private static readonly HashSet<string> Inline = new(StringComparer.OrdinalIgnoreCase) { "application/json", "text/csv", "text/plain" };
 
+    [Authorize(Policy = AccessPolicies.ReadJobs)]
     [WolverineGet("/jobs/{id:guid}/result", OperationId = "GetJobResult")]
     public static async Task<IResult> Get(Guid id, HttpContext http, JobLookup lookup, JobQueries queries, CancellationToken ct)
     {

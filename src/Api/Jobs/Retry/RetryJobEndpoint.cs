@@ -1,8 +1,10 @@
+using EventSourced.Api.Access;
 using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
 using FluentValidation;
+using Microsoft.AspNetCore.Authorization;
 using Wolverine;
 using Wolverine.Http;
 
@@ -16,6 +18,7 @@ public sealed record RetryAccepted(Guid JobId, string Status, int Attempt, int M
 /// </summary>
 public static class RetryJobEndpoint
 {
+    [Authorize(Policy = AccessPolicies.Administer)]
     [WolverinePost("/jobs/{id:guid}/retry", OperationId = "RetryJob")]
     public static async Task<IResult> Retry(
         Guid id, HttpContext http, IMessageBus bus, IValidator<ReasonRequest> validator, JobTypeRegistry types, TimeProvider clock, CancellationToken ct)

@@ -1,12 +1,14 @@
 using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
+using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Jobs.Status;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
 using EventSourced.Projections.Jobs;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.WebUtilities;
 using Wolverine.Http;
 
@@ -25,6 +27,7 @@ public static class SearchJobsEndpoint
     private const int MaxLimit = 100;
     private const int DefaultLimit = 50;
 
+    [Authorize(Policy = AccessPolicies.ReadJobs)]
     [WolverineGet("/jobs", OperationId = "SearchJobs")]
     public static async Task<IResult> Search(HttpContext http, JobQueries queries, CancellationToken ct)
     {

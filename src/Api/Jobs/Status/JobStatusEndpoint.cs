@@ -1,11 +1,13 @@
 using System.Globalization;
+using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
-using EventSourced.Api.Jobs.History;
 using EventSourced.Api.JobTypes;
+using EventSourced.Api.Jobs.History;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore.Notifications;
 using EventSourced.Projections.Jobs;
 using Marten;
+using Microsoft.AspNetCore.Authorization;
 using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.Status;
@@ -14,6 +16,7 @@ namespace EventSourced.Api.Jobs.Status;
 /// <param name="MaxAttempts">The number of the last attempt the job may make; a hand-back moves it on by one, a redrive by a fresh set.</param>
 /// <param name="CompletedAt">When it completed; only for a completed job.</param>
 /// <param name="FinishedAt">When it completed, failed for good or was cancelled.</param>
+/// <param name="EventsUrl">The job's event stream with a fresh token for a browser's EventSource (GET /jobs/{id} only).</param>
 /// <param name="WaitingFor">Who a suspended job waits for to report its outcome (a payment provider), until <paramref name="WaitingUntil"/>.</param>
 public sealed record JobStatusResponse(
     Guid JobId,
@@ -34,7 +37,8 @@ public sealed record JobStatusResponse(
     JobError? Error,
     long Version,
     string? WaitingFor = null,
-    DateTimeOffset? WaitingUntil = null)
+    DateTimeOffset? WaitingUntil = null,
+    string? EventsUrl = null)
 {
     public static JobStatusResponse From(JobStatusView view)
     {
@@ -61,10 +65,11 @@ public static class JobStatusEndpoint
 {
     public const int MaxWaitSeconds = 60;
 
+    [Authorize(Policy = AccessPolicies.ReadJobs)]
     [WolverineGet("/jobs/{id:guid}", OperationId = "GetJob")]
     public static async Task<IResult> Get(
         Guid id, HttpContext http, JobLookup lookup, StreamWatchers watchers, JobTypeRegistry types, TimeProvider clock, IHostApplicationLifetime lifetime,
-        IDocumentStore store)
+        IDocumentStore store, StreamTokens tokens)
     {
         if (JobAsOf.IsAsked(http.Request))
             return await JobAsOf.Get(id, http, store);
@@ -104,9 +109,10 @@ public static class JobStatusEndpoint
         }
 
         http.Response.Headers.ETag = JobLinks.ETag(view.Version);
-        http.Response.Headers.CacheControl = "no-store";
         RetryAfter.Set(http.Response, view.State, view.RunAfter, view.CreatedAt, types.Find(view.State.Type) is { RunsInProcess: false }, clock.GetUtcNow());
-        return IsCurrent(http.Request, view) ? TypedResults.StatusCode(StatusCodes.Status304NotModified) : TypedResults.Ok(JobStatusResponse.From(view));
+        if (IsCurrent(http.Request, view))
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        return TypedResults.Ok(JobStatusResponse.From(view) with { EventsUrl = await tokens.EventsUrl(id, view.TenantId, http.RequestAborted) });
     }
 
     /// <summary>True when If-None-Match names the job's version: the client already has it.</summary>

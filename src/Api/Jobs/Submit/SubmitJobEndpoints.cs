@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
+using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
@@ -8,11 +8,12 @@ using EventSourced.Api.Webhooks;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
+using ExistingStreamIdCollisionException = Marten.Exceptions.ExistingStreamIdCollisionException;
 using FluentValidation;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Wolverine.Http;
-using ExistingStreamIdCollisionException = Marten.Exceptions.ExistingStreamIdCollisionException;
 
 namespace EventSourced.Api.Jobs.Submit;
 
@@ -24,6 +25,7 @@ public sealed record SubmitJobRequest(
     string? Type, JsonElement? Input, string? CallbackUrl, string? CorrelationId, int? MaxAttempts = null, int? TimeoutSeconds = null,
     IReadOnlyList<string>? CallbackEvents = null);
 
+/// <param name="EventsUrl">The job's event stream, with a short-lived token a browser's EventSource can use (it sends no headers).</param>
 public sealed record JobAccepted(Guid JobId, string Status, string StatusUrl, string EventsUrl);
 
 public sealed class SubmitJobRequestValidator : AbstractValidator<SubmitJobRequest>
@@ -60,6 +62,7 @@ public static class SubmitJobEndpoints
 {
     public const string IdempotencyKeyHeader = "Idempotency-Key";
 
+    [Authorize(Policy = AccessPolicies.Submit)]
     [WolverinePost("/jobs", OperationId = "SubmitJob")]
     public static async Task<IResult> SubmitAnyType(HttpContext http, [FromServices] JobSubmissions submissions, CancellationToken ct)
     {
@@ -83,6 +86,7 @@ public static class SubmitJobEndpoints
                     var (body, problem) = await JsonBody.Read(http.Request, ct, prefix: "input");
                     return problem ?? await submissions.Submit(new SubmitJobRequest(type.Name, body, null, null), http, ct);
                 })
+                .RequireAuthorization(AccessPolicies.Submit)
                 .WithName("Submit_" + type.Name)
                 .WithSummary($"Submit a {type.Name} job; the body is its input.");
         }
@@ -91,7 +95,7 @@ public static class SubmitJobEndpoints
 
 public sealed class JobSubmissions(
     GroupCommit commits, JobQueries queries, JobLookup lookup, JobTypeRegistry types, IValidator<SubmitJobRequest> validator, IOptions<WebhookOptions> webhooks,
-    TimeProvider clock)
+    TimeProvider clock, StreamTokens tokens)
 {
     private static readonly JsonSerializerOptions Canonical = new(JsonBody.Strict)
     {
@@ -121,7 +125,9 @@ public sealed class JobSubmissions(
 
         var type = types.Find(request.Type!)!;
         var fingerprint = Idempotency.Fingerprint(JsonSerializer.SerializeToElement(request, Canonical));
-        var metadata = new EventMetadata(request.CorrelationId ?? Activity.Current?.TraceId.ToString(), http.TraceIdentifier, "api");
+        var metadata = RequestMetadata.Of(http);
+        if (request.CorrelationId is { } correlation)
+            metadata = metadata with { CorrelationId = correlation };
         // The key's first job, or, when that one has expired, the next: the store's unique stream id settles races either way.
         for (var generation = 0; ; generation++)
         {
@@ -135,7 +141,7 @@ public sealed class JobSubmissions(
             try
             {
                 await commits.Append(new StreamAppend(jobId, tenant, 0, [.. submitted], metadata, typeof(Job)), ct);
-                return Accepted(jobId, Job.Fold(submitted)!, runAfter: now, createdAt: now, type, http, replayed: false, now);
+                return await Accepted(jobId, Job.Fold(submitted)!, runAfter: now, createdAt: now, type, http, replayed: false, now);
             }
             catch (ExistingStreamIdCollisionException)
             {
@@ -146,7 +152,7 @@ public sealed class JobSubmissions(
                 if (existing is null)
                     throw new InvalidOperationException($"Job {jobId} exists but has no status.");
                 return existing.Fingerprint == fingerprint
-                    ? Accepted(jobId, existing.State, existing.RunAfter, existing.CreatedAt, type, http, replayed: true, now)
+                    ? await Accepted(jobId, existing.State, existing.RunAfter, existing.CreatedAt, type, http, replayed: true, now)
                     : Problems.Problem(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused",
                         "This Idempotency-Key was used for a different request.",
                         $"Job {jobId} was submitted with this key and another body. Use a new key for new work.",
@@ -165,11 +171,13 @@ public sealed class JobSubmissions(
     }
 
     /// <summary>The 202: where to follow the job, and where it stands now (a replay of a finished job says so).</summary>
-    private static IResult Accepted(Guid jobId, Job state, DateTimeOffset? runAfter, DateTimeOffset createdAt, JobType type, HttpContext http, bool replayed, DateTimeOffset now)
+    private async Task<IResult> Accepted(
+        Guid jobId, Job state, DateTimeOffset? runAfter, DateTimeOffset createdAt, JobType type, HttpContext http, bool replayed, DateTimeOffset now)
     {
         RetryAfter.Set(http.Response, state, runAfter, createdAt, !type.RunsInProcess, now);
         if (replayed)
             http.Response.Headers["Idempotent-Replayed"] = "true";
-        return TypedResults.Accepted(JobLinks.Status(jobId), new JobAccepted(jobId, JobDecider.Name(state.Status), JobLinks.Status(jobId), JobLinks.Events(jobId)));
+        var eventsUrl = await tokens.EventsUrl(jobId, Tenant.Of(http), http.RequestAborted);
+        return TypedResults.Accepted(JobLinks.Status(jobId), new JobAccepted(jobId, JobDecider.Name(state.Status), JobLinks.Status(jobId), eventsUrl));
     }
 }

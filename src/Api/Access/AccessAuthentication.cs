@@ -1,0 +1,92 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using EventSourced.Api.Errors;
+using EventSourced.Api.Tenancy;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
+
+namespace EventSourced.Api.Access;
+
+/// <summary>
+/// The one authentication scheme: an API key as a bearer token; on a job's event stream, a browser's stream token
+/// (access_token in the URL, as EventSource sends no headers); or, only when a gateway in front is trusted to
+/// have authenticated the caller, its tenant headers. Refusals are problems: 401 with WWW-Authenticate, or 403.
+/// </summary>
+public sealed class AccessAuthentication(
+    IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions, ILoggerFactory logger, UrlEncoder encoder,
+    ApiKeys keys, StreamTokens tokens, IOptions<AccessOptions> access, IProblemDetailsService problems)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string RolesHeader = "X-Roles";
+    public const string JobTypesHeader = "X-Job-Types";
+    public const string StreamTokenParameter = "access_token";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var authorization = Request.Headers.Authorization.ToString();
+        if (authorization.Length > 0)
+        {
+            if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+                return AuthenticateResult.Fail("The Authorization header must be 'Bearer <API key>'.");
+            return await keys.Check(authorization[7..].Trim(), Context.RequestAborted) is { } key
+                ? Success($"key:{key.Id}", key.Tenant, key.Roles, key.JobTypes)
+                : AuthenticateResult.Fail("The API key is not valid: unknown, revoked or mistyped.");
+        }
+        if (Request.Query[StreamTokenParameter] is [{ } token] && OpensStreams(Context)
+            && Guid.TryParse(Context.GetRouteValue("id")?.ToString(), out var jobId))
+        {
+            return await tokens.Check(token, jobId, Context.RequestAborted) is { } opened
+                ? Success($"stream:{jobId}", opened.Tenant, [], [], new Claim(AccessClaims.StreamOfJob, jobId.ToString()))
+                : AuthenticateResult.Fail("The stream token is not valid for this job, or has expired: get a fresh eventsUrl from GET /jobs/{id}.");
+        }
+        if (access.Value.TrustGatewayHeaders && Request.Headers[Tenant.Header] is [{ } tenant])
+        {
+            if (!Tenant.IsValid(tenant))
+                return AuthenticateResult.Fail($"{Tenant.Header} must be 1 to 64 letters, digits, '.', '_' or '-'.");
+            var roles = List(Request.Headers[RolesHeader].ToString());
+            var types = List(Request.Headers[JobTypesHeader].ToString());
+            return Success($"gateway:{tenant}", tenant, roles.Length > 0 ? roles : [Roles.Client], types.Length > 0 ? types : [AccessClaims.AnyJobType]);
+        }
+        return AuthenticateResult.NoResult();
+    }
+
+    /// <summary>Whether the route takes browsers' stream tokens: only a job's event stream does.</summary>
+    private static bool OpensStreams(HttpContext http) =>
+        http.GetEndpoint()?.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy == AccessPolicies.FollowJob) == true;
+
+    private static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private AuthenticateResult Success(string name, string tenant, IEnumerable<string> roles, IEnumerable<string> jobTypes, params Claim[] more)
+    {
+        var identity = new ClaimsIdentity(
+            [
+                new Claim(ClaimTypes.Name, name), new Claim(AccessClaims.Tenant, tenant),
+                .. roles.Select(r => new Claim(AccessClaims.Role, r)), .. jobTypes.Select(t => new Claim(AccessClaims.JobType, t)), .. more,
+            ],
+            SchemeName, ClaimTypes.Name, AccessClaims.Role);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var failure = (await HandleAuthenticateOnceSafeAsync()).Failure;
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers.WWWAuthenticate = failure is null ? "Bearer realm=\"jobs\"" : "Bearer realm=\"jobs\", error=\"invalid_token\"";
+        await Write(Problems.Problem(StatusCodes.Status401Unauthorized, failure is null ? "unauthenticated" : "invalid_credentials",
+            failure is null ? "This needs an API key." : "The credentials are not valid.",
+            failure?.Message ?? "Send Authorization: Bearer <API key>. An operator makes keys with ./run keys create."));
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status403Forbidden;
+        var roles = Context.User.FindAll(AccessClaims.Role).Select(c => c.Value).ToList();
+        return Write(Problems.Problem(StatusCodes.Status403Forbidden, "forbidden", "This credential may not do this.",
+            roles.Count == 0 ? "A stream token opens only its own job's event stream." : $"Its roles are: {string.Join(", ", roles)}."));
+    }
+
+    private async Task Write(Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult problem) =>
+        await problems.WriteAsync(new ProblemDetailsContext { HttpContext = Context, ProblemDetails = problem.ProblemDetails });
+}
