@@ -28,10 +28,12 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
     private const string Streams = EventStoreSetup.Schema + ".mt_streams";
 
     /// <summary>
-    /// Claims up to <paramref name="max"/> queued jobs of <paramref name="types"/> that are due: appends their
-    /// JobStarted and takes a lease of <paramref name="lease"/> on each, in one transaction.
+    /// Claims up to <paramref name="max"/> queued jobs of <paramref name="types"/> that are due (only those of
+    /// <paramref name="onlyTenant"/> when it is given: a worker that serves one tenant): appends their JobStarted and
+    /// takes a lease of <paramref name="lease"/> on each, in one transaction.
     /// </summary>
-    public async Task<IReadOnlyList<ClaimedJob>> Claim(int max, IReadOnlyCollection<string> types, string worker, TimeSpan lease, CancellationToken ct)
+    public async Task<IReadOnlyList<ClaimedJob>> Claim(
+        int max, IReadOnlyCollection<string> types, string? onlyTenant, string worker, TimeSpan lease, CancellationToken ct)
     {
         if (max <= 0 || types.Count == 0)
             return [];
@@ -48,7 +50,7 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
             if (due.Count == max)
                 break;
             var after = _lastTenant.GetValueOrDefault(type, "");
-            var claimed = await Due(connection, type, now, max - due.Count, after, ct);
+            var claimed = await Due(connection, type, onlyTenant, now, max - due.Count, after, ct);
             due.AddRange(claimed.Select(c => c.Id));
             if (claimed.Count > 0)
                 _lastTenant[type] = claimed[^1].TenantId;
@@ -149,17 +151,21 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
     /// wait behind it. The tenants are found by a skip scan of the due index (one probe per tenant), not by reading
     /// every queued job. Each tenant offers four times as many jobs as asked for: runners racing for the same tenant's
     /// oldest jobs skip those another has locked and take the next ones, rather than come away empty.
+    /// With <paramref name="onlyTenant"/>, only that tenant's jobs.
     /// </summary>
     private static async Task<List<(Guid Id, string TenantId)>> Due(
-        NpgsqlConnection connection, string type, DateTimeOffset now, int max, string after, CancellationToken ct)
+        NpgsqlConnection connection, string type, string? onlyTenant, DateTimeOffset now, int max, string after, CancellationToken ct)
     {
+        // One statement for both kinds of claim, so one prepared plan: the scan starts at the only tenant ($5) and stops
+        // after one probe, rather than filter on it (a "$5 IS NULL OR tenant_id = $5" is no index bound in a generic plan).
         await using var command = new NpgsqlCommand($"""
             WITH RECURSIVE tenants (tenant_id) AS (
-                (SELECT tenant_id FROM {Status} WHERE status = '{JobStatus.Queued}' AND type = $2 ORDER BY tenant_id LIMIT 1)
+                (SELECT tenant_id FROM {Status}
+                 WHERE status = '{JobStatus.Queued}' AND type = $2 AND tenant_id >= coalesce($5, '') ORDER BY tenant_id LIMIT 1)
                 UNION ALL
                 SELECT (SELECT j.tenant_id FROM {Status} AS j
                         WHERE j.status = '{JobStatus.Queued}' AND j.type = $2 AND j.tenant_id > t.tenant_id ORDER BY j.tenant_id LIMIT 1)
-                FROM tenants AS t WHERE t.tenant_id IS NOT NULL
+                FROM tenants AS t WHERE t.tenant_id IS NOT NULL AND $5 IS NULL
             ),
             due AS (
                 SELECT d.id, d.tenant_id, row_number() OVER (PARTITION BY d.tenant_id ORDER BY d.run_after) AS turn
@@ -169,7 +175,8 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
                     WHERE j.status = '{JobStatus.Queued}' AND j.type = $2 AND j.tenant_id = t.tenant_id AND j.run_after <= $1
                     ORDER BY j.run_after
                     LIMIT $3 * 4) AS d
-                WHERE t.tenant_id IS NOT NULL
+                -- The first tenant at or after the only one may be another.
+                WHERE t.tenant_id IS NOT NULL AND ($5 IS NULL OR t.tenant_id = $5)
             )
             SELECT s.id, s.tenant_id
             FROM due
@@ -182,6 +189,7 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
         command.Parameters.Add(new() { Value = type });
         command.Parameters.Add(new() { Value = max });
         command.Parameters.Add(new() { Value = after });
+        command.Parameters.Add(new() { Value = (object?)onlyTenant ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         var due = new List<(Guid, string)>();
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
