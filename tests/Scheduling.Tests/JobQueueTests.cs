@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.TestSupport;
 using Marten;
+using Microsoft.Extensions.Options;
 using static EventSourced.Domain.Jobs.JobEvent;
 
 namespace EventSourced.Scheduling.Tests;
@@ -10,7 +12,7 @@ namespace EventSourced.Scheduling.Tests;
 public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
 {
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(1);
-    private JobQueue Queue => new(db.Store, db.DataSource, TimeProvider.System);
+    private JobQueue Queue => new(db.Store, db.DataSource, TimeProvider.System, Options.Create(new SchedulingOptions()));
     private JobLeases Leases => new(db.DataSource);
 
     [Fact]
@@ -100,6 +102,78 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
     }
 
     [Fact]
+    public async Task A_tenant_at_its_cap_gets_no_more_jobs_until_one_finishes_while_other_tenants_are_still_served()
+    {
+        var queue = Capped(2);
+        var busy = new List<Guid>();
+        for (var i = 0; i < 5; i++)
+            busy.Add(await db.Submit("capped", "busy"));
+        await db.Submit("capped-other", "busy");
+        var quiet = await db.Submit("capped", "quiet");
+
+        var first = await queue.Claim(10, ["capped"], null, "w", Lease, default);
+
+        // The busy tenant's two oldest, though three more are due; the quiet tenant's too.
+        Assert.Equal(busy.Take(2).Order(), first.Where(j => j.TenantId == "busy").Select(j => j.Submitted.JobId).Order());
+        Assert.Equal(quiet, Assert.Single(first, j => j.TenantId == "quiet").Submitted.JobId);
+        Assert.Equal(2, await Processing("busy"));
+
+        // A tenant at its cap takes no place in a claim: another tenant's job gets it, even the only one.
+        var late = await db.Submit("capped", "quiet");
+        Assert.Equal(late, Assert.Single(await Capped(2).Claim(1, ["capped", "capped-other"], null, "w", Lease, default)).Submitted.JobId);
+        // All types count together, and a claim for the tenant alone is held to it too.
+        Assert.Empty(await queue.Claim(10, ["capped", "capped-other"], null, "w", Lease, default));
+        Assert.Empty(await queue.Claim(10, ["capped", "capped-other"], "busy", "w", Lease, default));
+
+        await db.Execute(first.First(j => j.TenantId == "busy").Submitted.JobId, Complete, "busy");
+
+        Assert.Equal("busy", Assert.Single(await queue.Claim(10, ["capped", "capped-other"], null, "w", Lease, default)).TenantId);
+        Assert.Equal(2, await Processing("busy"));
+        Assert.Empty(await queue.Claim(10, ["capped", "capped-other"], null, "w", Lease, default));
+    }
+
+    [Fact]
+    public async Task Claimers_racing_for_a_capped_tenant_never_start_more_of_its_jobs_than_the_cap()
+    {
+        const int cap = 3;
+        const int rounds = 5;
+        string[] tenants = ["race-a", "race-b"];
+        // Two types: a claim looks for each type in turn, and claims racing for different types of one tenant each see
+        // room for the whole cap until the count under the tenant's lock.
+        string[] types = ["capped-race-x", "capped-race-y"];
+        foreach (var tenant in tenants)
+        {
+            foreach (var type in types)
+            {
+                for (var i = 0; i < rounds * cap; i++)
+                    await db.Submit(type, tenant);
+            }
+        }
+
+        // Rounds of eight claimers at once, each asking for more than the cap; between rounds the running jobs finish.
+        for (var round = 0; round < rounds; round++)
+        {
+            var go = new TaskCompletionSource();
+            var claims = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+            {
+                var queue = Capped(cap);
+                await go.Task;
+                return await queue.Claim(cap + 1, types, null, $"worker-{w}", Lease, default);
+            })).ToList();
+            go.SetResult();
+            var batches = await Task.WhenAll(claims);
+
+            foreach (var tenant in tenants)
+            {
+                var claimed = batches.SelectMany(b => b).Where(j => j.TenantId == tenant).ToList();
+                Assert.Equal((cap, cap), (claimed.Count, await Processing(tenant)));
+                foreach (var job in claimed)
+                    await db.Execute(job.Submitted.JobId, Complete, tenant);
+            }
+        }
+    }
+
+    [Fact]
     public async Task An_expired_lease_becomes_a_failed_attempt_and_the_job_is_taken_again_as_attempt_two()
     {
         var id = await db.Submit("expiring");
@@ -171,6 +245,14 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
 
         Assert.True((await Leases.Renew(id, job.Lease.Token, null, default))!.Value.CancellationRequested);
     }
+
+    private JobQueue Capped(int maxRunningPerTenant) =>
+        new(db.Store, db.DataSource, TimeProvider.System, Options.Create(new SchedulingOptions { MaxRunningPerTenant = maxRunningPerTenant }));
+
+    private static JobCommand.CompleteJob Complete(Job job) => new(job.Attempt, JsonDocument.Parse("{}").RootElement, "application/json");
+
+    private Task<long> Processing(string tenant) =>
+        db.Scalar<long>($"SELECT count(*) FROM jobs.mt_doc_job_status WHERE tenant_id = $1 AND status = '{JobStatus.Processing}'", tenant);
 
     private async Task<List<JobEvent>> Events(Guid id)
     {
