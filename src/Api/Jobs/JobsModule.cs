@@ -28,6 +28,10 @@ public static class JobsModule
             .Validate(o => o.AuditRetention is null || o.AuditRetention >= o.ExpireAfter, "Jobs:AuditRetention must be at least Jobs:ExpireAfter: a job is archived only after it expired.")
             .ValidateOnStart();
 
+        services.AddOptions<SchedulingOptions>().Bind(configuration.GetSection("Scheduling"))
+            .Validate(o => o.MaxRunningPerTenant is null or > 0, "Scheduling:MaxRunningPerTenant must be at least 1; leave it out for no cap.")
+            .ValidateOnStart();
+
         services.Configure<SseOptions>(configuration.GetSection("Sse"));
         services.AddSingleton<SseKeepAlive>();
         services.Configure<RunnerOptions>(configuration.GetSection("Runner"));

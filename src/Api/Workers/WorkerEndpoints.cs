@@ -52,7 +52,7 @@ public static class WorkerEndpoints
         var deadline = DateTime.UtcNow + wait;
         while (true)
         {
-            if (await queue.Claim(1, request.Types!, worker, lease, ct) is [var job])
+            if (await queue.Claim(1, request.Types!, onlyTenant: null, worker, lease, ct) is [var job])
                 return TypedResults.Ok(Work(job));
             var remaining = deadline - DateTime.UtcNow;
             if (remaining <= TimeSpan.Zero)
