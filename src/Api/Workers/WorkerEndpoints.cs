@@ -20,7 +20,8 @@ namespace EventSourced.Api.Workers;
 /// Work in any language: a worker outside the service claims a job over HTTP and gets a lease token;
 /// with it, it reports progress, keeps the lease alive with heartbeats (which also tell it when the
 /// job was cancelled), and records completion, failure or a hand-back. A wrong or expired token is a
-/// 409 and appends nothing. All under /workers, apart from the tenants' routes.
+/// 409 and appends nothing. All under /workers, apart from the tenants' routes. A worker's key belongs to one
+/// tenant and names the job types it may claim: it is offered only those jobs, and another tenant's lease is not held.
 /// </summary>
 public static class WorkerEndpoints
 {
@@ -52,7 +53,7 @@ public static class WorkerEndpoints
         var deadline = DateTime.UtcNow + wait;
         while (true)
         {
-            if (await queue.Claim(1, request.Types!, onlyTenant: null, worker, lease, ct) is [var job])
+            if (await queue.Claim(1, request.Types!, Tenant.Of(http), worker, lease, ct) is [var job])
                 return TypedResults.Ok(Work(job));
             var remaining = deadline - DateTime.UtcNow;
             if (remaining <= TimeSpan.Zero)
