@@ -27,7 +27,7 @@ public static class ClientPathScenarios
         foreach (var n in Polls)
         {
             await using var api = await ApiServer.Start(settings, new Dictionary<string, string> { ["Jobs__Types__held__External"] = "true" });
-            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri(api.Url) };
+            using var http = await api.Client(connections: 256);
             await SseScenarios.Submit(http, 200, "held", "{}");
             await Task.Delay(1000);
             var baseline = Report.RssMb(api.Pid);
@@ -40,7 +40,7 @@ public static class ClientPathScenarios
                 try
                 {
                     // Version 1: submitted and not moved since, so the poll is held.
-                    return await RawConnection.Open(api.Url, $"/jobs/{id}", "If-None-Match: \"1\"", "Prefer: wait=60");
+                    return await RawConnection.Open(api, $"/jobs/{id}", "If-None-Match: \"1\"", "Prefer: wait=60");
                 }
                 finally
                 {
@@ -88,7 +88,7 @@ public static class ClientPathScenarios
             ["Webhooks__AllowedHosts__0"] = "127.0.0.1",
             ["Webhooks__Secrets__default"] = "whsec_" + Convert.ToBase64String(new byte[24]),
         });
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri(api.Url) };
+        using var http = await api.Client(connections: 256);
         var jobs = await SseScenarios.Submit(http, Callbacks, "held", "{}", $",\"callbackUrl\":\"{receiver.Url}\"");
 
         var started = Stopwatch.GetTimestamp();

@@ -16,14 +16,15 @@ public static class FairnessScenario
     public static async Task Run(BenchSettings settings)
     {
         await using var api = await ApiServer.Start(settings, new Dictionary<string, string> { ["Runner__Concurrency"] = "8" });
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri(api.Url) };
+        using var backlog = await api.Client("backlog", connections: 64);
+        using var small = await api.Client("small");
         using var gate = new SemaphoreSlim(64);
         await Task.WhenAll(Enumerable.Range(0, Backlog).Select(async _ =>
         {
             await gate.WaitAsync();
             try
             {
-                await Submit(http, "backlog");
+                await Submit(backlog);
             }
             finally
             {
@@ -33,31 +34,29 @@ public static class FairnessScenario
         await Task.Delay(2000);
 
         var clock = Stopwatch.StartNew();
-        var id = await Submit(http, "small");
-        while (await Status(http, id, "small") == "queued" && clock.Elapsed < TimeSpan.FromMinutes(10))
+        var id = await Submit(small);
+        while (await Status(small, id) == "queued" && clock.Elapsed < TimeSpan.FromMinutes(10))
             await Task.Delay(10);
         var waited = clock.Elapsed;
-        var backlogLeft = await Queued(http);
+        var backlogLeft = await Queued(backlog);
         Report.Result("fairness", ("backlog_jobs", Backlog), ("backlog_still_queued", backlogLeft), ("other_tenant_started_after_ms", waited.TotalMilliseconds));
     }
 
-    private static async Task<Guid> Submit(HttpClient http, string tenant)
+    private static async Task<Guid> Submit(HttpClient http)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/jobs")
         {
             Content = new StringContent("""{"type":"transcode","input":{"fileId":"f","steps":1,"stepMs":50}}""", Encoding.UTF8, "application/json"),
         };
         request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
-        request.Headers.Add("X-Tenant-Id", tenant);
         using var response = await http.SendAsync(request);
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobId").GetGuid();
     }
 
-    private static async Task<string> Status(HttpClient http, Guid id, string tenant)
+    private static async Task<string> Status(HttpClient http, Guid id)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"/jobs/{id}");
-        request.Headers.Add("X-Tenant-Id", tenant);
         using var response = await http.SendAsync(request);
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString()!;
     }
@@ -65,7 +64,6 @@ public static class FairnessScenario
     private static async Task<int> Queued(HttpClient http)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/jobs?status=queued&limit=100");
-        request.Headers.Add("X-Tenant-Id", "backlog");
         using var response = await http.SendAsync(request);
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobs").GetArrayLength();
     }

@@ -24,7 +24,7 @@ public static class FeedScenario
             await RebuildScenario.WriteJobs(store, dataSource);
         }
         await using var api = await ApiServer.Start(settings, new Dictionary<string, string> { ["Runner__Enabled"] = "false" });
-        using var http = new HttpClient { BaseAddress = new Uri(api.Url), Timeout = TimeSpan.FromMinutes(10) };
+        using var http = await api.Client();
 
         var clock = Stopwatch.StartNew();
         using var request = new HttpRequestMessage(HttpMethod.Get, "/events?after=0");

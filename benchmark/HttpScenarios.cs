@@ -15,41 +15,67 @@ public static partial class HttpScenarios
     private const int Connections = 64;
     private static readonly TimeSpan HttpWarmup = TimeSpan.FromSeconds(15);
 
+    private static readonly Dictionary<string, string> NoopType = new() { ["Jobs__Types__noop__External"] = "true" };
+
     public static async Task Run(BenchSettings settings)
     {
-        await using var api = await ApiServer.Start(settings, new Dictionary<string, string> { ["Jobs__Types__noop__External"] = "true" });
-
-        if (settings.Runs("submit"))
+        if (settings.Runs("submit") || settings.Runs("status"))
         {
-            var result = await Wrk(settings, api, "submit", """
-                local counter = 0
-                local body = '{"type":"noop","input":{"fileId":"bench"}}'
-                function setup(thread) thread:set("prefix", tostring(math.random(1, 2^31)) .. "-" .. tostring(os.time())) end
-                request = function()
-                  counter = counter + 1
-                  return wrk.format("POST", "/jobs", { ["Content-Type"] = "application/json", ["Idempotency-Key"] = prefix .. "-" .. counter }, body)
-                end
-                """);
-            Report.Result("submit", ("ops_per_s", result.OpsPerSecond), ("p50_ms", result.P50), ("p99_ms", result.P99),
-                ("rss_mb", Report.RssMb(api.Pid)), ("errors", result.Errors));
+            await using var api = await ApiServer.Start(settings, NoopType);
+            if (settings.Runs("submit"))
+                Report.Result("submit", Figures(await Submit(settings, api), api));
+            if (settings.Runs("status"))
+                Report.Result("status", Figures(await Status(settings, api), api));
         }
 
-        if (settings.Runs("status"))
+        // The cost of API keys: the same submit and status, once with keys and once trusting a gateway's tenant header.
+        if (settings.Runs("auth"))
         {
-            var ids = await JobIds(settings, 20_000);
-            var result = await Wrk(settings, api, "status", $$"""
-                local ids = { {{string.Join(",", ids.Select(id => $"\"{id}\""))}} }
-                local i = 0
-                function setup(thread) thread:set("offset", math.random(1, #ids)) end
-                request = function()
-                  i = i + 1
-                  return wrk.format("GET", "/jobs/" .. ids[(i + offset) % #ids + 1])
-                end
-                """);
-            Report.Result("status", ("ops_per_s", result.OpsPerSecond), ("p50_ms", result.P50), ("p99_ms", result.P99),
-                ("rss_mb", Report.RssMb(api.Pid)), ("errors", result.Errors));
+            var rates = new Dictionary<string, double>();
+            foreach (var gateway in new[] { false, true })
+            {
+                var mode = gateway ? "gateway" : "keys";
+                await using var api = await ApiServer.Start(settings, NoopType, trustGateway: gateway);
+                var submit = await Submit(settings, api);
+                Report.Result($"auth_{mode}_submit", Figures(submit, api));
+                var status = await Status(settings, api);
+                Report.Result($"auth_{mode}_status", Figures(status, api));
+                (rates[$"{mode}_submit"], rates[$"{mode}_status"]) = (submit.OpsPerSecond, status.OpsPerSecond);
+            }
+            Report.Result("auth", ("submit_keys_vs_gateway", rates["keys_submit"] / rates["gateway_submit"]),
+                ("status_keys_vs_gateway", rates["keys_status"] / rates["gateway_status"]));
         }
     }
+
+    private static (string, object)[] Figures(WrkResult result, ApiServer api) =>
+        [("ops_per_s", result.OpsPerSecond), ("p50_ms", result.P50), ("p99_ms", result.P99), ("rss_mb", Report.RssMb(api.Pid)), ("errors", result.Errors)];
+
+    private static Task<WrkResult> Submit(BenchSettings settings, ApiServer api) => Wrk(settings, api, "submit", $$$"""
+        local counter = 0
+        local body = '{"type":"noop","input":{"fileId":"bench"}}'
+        function setup(thread) thread:set("prefix", tostring(math.random(1, 2^31)) .. "-" .. tostring(os.time())) end
+        request = function()
+          counter = counter + 1
+          return wrk.format("POST", "/jobs", { ["Content-Type"] = "application/json", ["Idempotency-Key"] = prefix .. "-" .. counter, {{{Credential(api)}}} }, body)
+        end
+        """);
+
+    private static async Task<WrkResult> Status(BenchSettings settings, ApiServer api)
+    {
+        var ids = await JobIds(settings, 20_000);
+        return await Wrk(settings, api, "status", $$"""
+            local ids = { {{string.Join(",", ids.Select(id => $"\"{id}\""))}} }
+            local i = 0
+            function setup(thread) thread:set("offset", math.random(1, #ids)) end
+            request = function()
+              i = i + 1
+              return wrk.format("GET", "/jobs/" .. ids[(i + offset) % #ids + 1], { {{Credential(api)}} })
+            end
+            """);
+    }
+
+    /// <summary>The request's credential as a Lua table entry.</summary>
+    private static string Credential(ApiServer api) => $"[\"{api.Credential.Name}\"] = \"{api.Credential.Value}\"";
 
     /// <summary>Jobs to read: those the submit scenario made, or a batch made now when it did not run.</summary>
     private static async Task<List<Guid>> JobIds(BenchSettings settings, int limit)

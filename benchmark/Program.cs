@@ -3,7 +3,7 @@ using EventSourced.Benchmark;
 var settings = BenchSettings.FromEnvironment(args);
 if (settings.Runs("append"))
     await AppendScenarios.Run(await settings.WithFreshDatabase("bench_append"));
-if (settings.Runs("submit") || settings.Runs("status"))
+if (settings.Runs("submit") || settings.Runs("status") || settings.Runs("auth"))
     await HttpScenarios.Run(await settings.WithFreshDatabase("bench_http"));
 if (settings.Runs("sse"))
     await SseScenarios.Run(await settings.WithFreshDatabase("bench_sse"));

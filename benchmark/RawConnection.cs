@@ -17,9 +17,11 @@ public sealed class RawConnection : IDisposable
 
     public bool Connected => _socket.Connected;
 
-    public static async Task<RawConnection> Open(string url, string path, params string[] headers)
+    /// <summary>A GET of <paramref name="path"/> on <paramref name="api"/>, with its credential and <paramref name="headers"/>.</summary>
+    public static async Task<RawConnection> Open(ApiServer api, string path, params string[] headers)
     {
-        var uri = new Uri(url);
+        var uri = new Uri(api.Url);
+        headers = [$"{api.Credential.Name}: {api.Credential.Value}", .. headers];
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(uri.Host, uri.Port);
         var extra = string.Concat(headers.Select(h => h + "\r\n"));

@@ -16,7 +16,7 @@ public static class SearchScenario
     public static async Task Run(BenchSettings settings)
     {
         await using var api = await ApiServer.Start(settings, new Dictionary<string, string> { ["Runner__Enabled"] = "false" });
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri(api.Url) };
+        using var http = await api.Client(connections: 64);
         await SseScenarios.Submit(http, 1, "transcode", """{"fileId":"template"}""");
         var generated = 0;
         foreach (var size in Sizes)

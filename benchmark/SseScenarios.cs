@@ -31,7 +31,7 @@ public static class SseScenarios
                 ["Jobs__Types__held__External"] = "true",
                 ["Runner__Concurrency"] = "64",
             });
-            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri(api.Url) };
+            using var http = await api.Client(connections: 256);
             await Submit(http, 200, "held", "{}");            // warm up the submit path
             await Task.Delay(1000);
             var baseline = Report.RssMb(api.Pid);
@@ -98,7 +98,7 @@ public static class SseScenarios
             await gate.WaitAsync();
             try
             {
-                var stream = await RawConnection.Open(api.Url, $"/jobs/{id}/events", "Accept: text/event-stream");
+                var stream = await RawConnection.Open(api, $"/jobs/{id}/events", "Accept: text/event-stream");
                 await stream.WaitFor("event: queued");
                 return stream;
             }
@@ -130,7 +130,7 @@ public static class SseScenarios
     {
         var started = Stopwatch.GetTimestamp();
         var id = await Post(http, "transcode", """{"fileId":"sse","steps":1,"stepMs":0}""");
-        using var stream = await RawConnection.Open(api.Url, $"/jobs/{id}/events", "Accept: text/event-stream");
+        using var stream = await RawConnection.Open(api, $"/jobs/{id}/events", "Accept: text/event-stream");
         if (await stream.WaitFor("event: completed"))
             latencies.Add(Stopwatch.GetElapsedTime(started));
         else
