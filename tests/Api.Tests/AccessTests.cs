@@ -332,6 +332,29 @@ public sealed class AccessLimitTests(ApiWithTightLimits api) : IClassFixture<Api
         Assert.Equal(HttpStatusCode.OK, elsewhere.Response.StatusCode);
     }
 
+    [Fact]
+    public async Task Long_polls_count_as_open_streams_and_plain_reads_do_not()
+    {
+        var id = await api.ClientFor("polls", Roles.Client).SubmitTranscode();
+        Task<HttpResponseMessage> Poll(HttpClient client)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, $"/jobs/{id}");
+            request.Headers.Add("If-None-Match", "\"1\"");
+            request.Headers.Add("Prefer", "wait=20");
+            return client.SendAsync(request);
+        }
+        var held = new[] { Poll(api.ClientFor("polls", Roles.Client)), Poll(api.ClientFor("polls", Roles.Auditor)) };
+        await Task.Delay(500);
+
+        var third = await Poll(api.ClientFor("polls", Roles.Admin));
+        var plain = await api.ClientFor("polls", Roles.Client, Roles.Auditor).GetAsync($"/jobs/{id}");
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+        Assert.Equal("too_many_streams", (await third.Json()).Str("code"));
+        Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+        Assert.All(held, poll => Assert.False(poll.IsCompleted));
+    }
+
     [Theory]
     [InlineData("https://app.example.com", true)]
     [InlineData("https://evil.example.com", false)]

@@ -56,9 +56,12 @@ public static class AccessModule
                 ReplenishmentPeriod = TimeSpan.FromSeconds(1),
                 QueueLimit = 0,
             }));
-        limits.AddPolicy(OpenStreams, http => RateLimitPartition.GetConcurrencyLimiter(
-            http.User.FindFirst(AccessClaims.Tenant)?.Value ?? "",
-            _ => new ConcurrencyLimiterOptions { PermitLimit = options.MaxStreamsPerTenant, QueueLimit = 0 }));
+        // Event streams always hold their connection; GET /jobs/{id} only as a long poll (Prefer: wait=N).
+        limits.AddPolicy(OpenStreams, http => http.Request.Path.Value!.EndsWith("/events", StringComparison.Ordinal)
+                || http.Request.Path.Value.EndsWith("/events/stream", StringComparison.Ordinal) || http.Request.Headers.ContainsKey("Prefer")
+            ? RateLimitPartition.GetConcurrencyLimiter(http.User.FindFirst(AccessClaims.Tenant)?.Value ?? "",
+                _ => new ConcurrencyLimiterOptions { PermitLimit = options.MaxStreamsPerTenant, QueueLimit = 0 })
+            : RateLimitPartition.GetNoLimiter(""));
         limits.OnRejected = async (context, ct) =>
         {
             var streams = !context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait);

@@ -3,7 +3,6 @@ using EventSourced.Api.JobTypes;
 using EventSourced.Domain.Jobs;
 using EventSourced.Projections.Jobs;
 using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.RateLimiting;
 using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.Monitor;
@@ -18,7 +17,6 @@ public sealed record JobMonitorResponse(Guid JobId, string Status, int Progress,
 public static class JobMonitorEndpoint
 {
     [Authorize(Policy = AccessPolicies.ReadJobs)]
-    [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/jobs/{id:guid}/status", OperationId = "MonitorJob")]
     public static async Task<IResult> Get(Guid id, HttpContext http, JobLookup lookup, JobTypeRegistry types, TimeProvider clock)
     {

@@ -8,6 +8,7 @@ using EventSourced.EventStore.Notifications;
 using EventSourced.Projections.Jobs;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.RateLimiting;
 using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.Status;
@@ -66,6 +67,7 @@ public static class JobStatusEndpoint
     public const int MaxWaitSeconds = 60;
 
     [Authorize(Policy = AccessPolicies.ReadJobs)]
+    [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/jobs/{id:guid}", OperationId = "GetJob")]
     public static async Task<IResult> Get(
         Guid id, HttpContext http, JobLookup lookup, StreamWatchers watchers, JobTypeRegistry types, TimeProvider clock, IHostApplicationLifetime lifetime,
