@@ -151,11 +151,7 @@ public static class EventFeedEndpoint
             }
             var from = QueryValues.Moment(q, "from", errors);
             var to = QueryValues.Moment(q, "to", errors);
-            foreach (var name in new[] { "type", "correlationId" })
-            {
-                if (q[name].ToString().Length > RequestLimits.MaxNameChars)
-                    errors[name] = [$"Must be at most {RequestLimits.MaxNameChars} characters."];
-            }
+            QueryValues.CheckNames(q, errors, "type", "correlationId");
             if (errors.Count > 0)
                 return (null, Problems.Validation(errors));
             return (new FeedQuery(after, limit, QueryValues.Text(q, "type"), QueryValues.Text(q, "correlationId"), from, to, q["includeArchived"] == "true"), null);

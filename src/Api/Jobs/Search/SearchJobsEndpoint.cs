@@ -48,11 +48,7 @@ public static class SearchJobsEndpoint
         var after = q["cursor"].Count > 0 ? Cursor.Read(q["cursor"].ToString()) : null;
         if (q["cursor"].Count > 0 && after is null)
             errors["cursor"] = ["Must be the cursor of a page's next URL, unchanged."];
-        foreach (var name in new[] { "type", "correlationId" })
-        {
-            if (q[name].ToString().Length > RequestLimits.MaxNameChars)
-                errors[name] = [$"Must be at most {RequestLimits.MaxNameChars} characters."];
-        }
+        QueryValues.CheckNames(q, errors, "type", "correlationId");
         if (errors.Count > 0)
             return Problems.Validation(errors);
 
