@@ -59,6 +59,7 @@ public static class ApiHost
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestHeadersTotalSize = RequestLimits.ServerMaxHeaderBytes;
+            kestrel.Limits.Http2.MaxRequestHeaderFieldSize = RequestLimits.ServerMaxHeaderBytes;
             kestrel.Limits.MaxRequestLineSize = RequestLimits.ServerMaxRequestLineBytes;
         });
         builder.Services.AddAccess(builder.Configuration);

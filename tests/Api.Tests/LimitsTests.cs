@@ -5,6 +5,7 @@ using System.Text.Json;
 using EventSourced.Api.Http;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
+using EventSourced.TestSupport;
 
 namespace EventSourced.Api.Tests;
 
@@ -121,6 +122,24 @@ public sealed class LimitsTests(ApiForLimits api) : IClassFixture<ApiForLimits>
         var problem = await AssertProblem(response, HttpStatusCode.RequestUriTooLong, "url_too_long");
         Assert.Contains("8 KiB", problem.Str("detail"), StringComparison.Ordinal);
         await AssertNoJob(key);
+    }
+
+    [Fact]
+    public async Task On_the_real_server_headers_and_URLs_past_our_limits_but_within_Kestrels_get_our_problem()
+    {
+        await using var server = await ApiProcess.StartHealthy(new Dictionary<string, string?>
+        {
+            ["DATABASE_URL"] = api.Database.ConnectionString, ["Runner__Enabled"] = "false",
+        });
+        using var client = new HttpClient { BaseAddress = server.BaseAddress };
+        // Past Kestrel's own defaults too (32 KiB of headers, 8 KiB of request line), which it now leaves to us.
+        var headers = new HttpRequestMessage(HttpMethod.Get, "/health") { Headers = { { "X-Padding", new string('p', 40 * 1024) } } };
+
+        var tooManyHeaders = await client.SendAsync(headers);
+        var tooLongUrl = await client.GetAsync($"/health?padding={new string('p', 12 * 1024)}");
+
+        await AssertProblem(tooManyHeaders, HttpStatusCode.RequestHeaderFieldsTooLarge, "headers_too_large");
+        await AssertProblem(tooLongUrl, HttpStatusCode.RequestUriTooLong, "url_too_long");
     }
 
     [Fact]
