@@ -334,7 +334,7 @@ public sealed class Fuzzer(int seed, IReadOnlyList<FuzzRoute> routes, World worl
         ("id", < 30) => leasedJob.ToString(),
         ("id", < 65) => world.Jobs[random.Next(world.Jobs.Count)].ToString(),
         ("id", < 75) => world.OtherTenantsJobs[random.Next(world.OtherTenantsJobs.Count)].ToString(),
-        ("id", < 85) => Guid.NewGuid().ToString(random.Next(2) == 0 ? "D" : "N"),
+        ("id", < 85) => NewGuid(random).ToString(random.Next(2) == 0 ? "D" : "N"),
         ("provider", < 70) => ApiUnderFuzz.Provider,
         (_, var n) when n < 90 => Pick(random, Words) is { Length: > 0 } word ? word : "x",
         _ => Pick(random, ["00000000-0000-0000-0000-000000000000", new string('a', 300), "{id}", "0", "-1", "demo", "..", ApiUnderFuzz.Provider.ToUpperInvariant()]),
@@ -371,7 +371,7 @@ public sealed class Fuzzer(int seed, IReadOnlyList<FuzzRoute> routes, World worl
         {
             headers.Add(("Idempotency-Key", random.Next(100) switch
             {
-                < 55 => Guid.NewGuid().ToString(),
+                < 55 => NewGuid(random).ToString(),
                 // A few keys used again and again, with other bodies and by other tenants: replays and conflicts.
                 < 85 => $"fuzz-key-{random.Next(5)}",
                 _ => Pick(random, ["", " ", "ключ", "😀", new string('k', 255), new string('k', 256), new string('k', 5000), "a,b"]),
@@ -497,7 +497,7 @@ public sealed class Fuzzer(int seed, IReadOnlyList<FuzzRoute> routes, World worl
             4 => Raw(raw, Pick(random, Numbers.Where(n => n != "NaN" && n != "0x10" && n != " 1").ToArray())),
             5 => Raw(raw, Pick(random, ["\"a\\ud800b\"", "\"\\udc00\"", "\"\\u0000\"", "\"\\ud83d\\ude00\""])),
             6 => Raw(raw, Nested(random, Pick(random, [30, 31, 33, 64, 1000, 100_000]))),
-            7 => JsonValue.Create(Guid.NewGuid().ToString()),
+            7 => JsonValue.Create(NewGuid(random).ToString()),
             _ => null,
         };
         var drop = random.Next(10) < 2;
@@ -594,7 +594,7 @@ public sealed class Fuzzer(int seed, IReadOnlyList<FuzzRoute> routes, World worl
 
     private static IEnumerable<(string, string)> Signature(Random random, byte[] body)
     {
-        var id = random.Next(100) < 70 ? Guid.NewGuid().ToString() : $"msg-{random.Next(3)}";
+        var id = random.Next(100) < 70 ? NewGuid(random).ToString() : $"msg-{random.Next(3)}";
         var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds() + (random.Next(100) < 90 ? 0 : Pick(random, [-3600L, 3600L]));
         return
         [
@@ -605,4 +605,7 @@ public sealed class Fuzzer(int seed, IReadOnlyList<FuzzRoute> routes, World worl
     }
 
     private static T Pick<T>(Random random, IReadOnlyList<T> items) => items[random.Next(items.Count)];
+
+    /// <summary>A GUID drawn from the seeded sequence, so that a rerun sends the same one.</summary>
+    private static Guid NewGuid(Random random) => new(RandomBytes(random, 16));
 }

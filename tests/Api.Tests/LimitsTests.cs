@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using EventSourced.Api.Http;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
@@ -284,8 +286,8 @@ public sealed class LimitsTests(ApiForLimits api) : IClassFixture<ApiForLimits>
 
     /// <summary>"x201" becomes 201 x's; "{token}" a lease token (any: the body is refused before the lease is looked at).</summary>
     private static string Expand(string text) =>
-        System.Text.RegularExpressions.Regex.Replace(text.Replace("{token}", Guid.NewGuid().ToString(), StringComparison.Ordinal), "x([0-9]+)",
-            m => new string('x', int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
+        Regex.Replace(text.Replace("{token}", Guid.NewGuid().ToString(), StringComparison.Ordinal), "x([0-9]+)",
+            m => new string('x', int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)));
 
     /// <summary>A queued job, and a fresh key whose job does not exist yet.</summary>
     private async Task<(Guid Id, string Key)> QueuedJob()
