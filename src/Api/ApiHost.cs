@@ -55,7 +55,13 @@ public static class ApiHost
     {
         var builder = WebApplication.CreateBuilder(options);
         builder.Services.AddProblems();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestHeadersTotalSize = RequestLimits.ServerMaxHeaderBytes;
+            kestrel.Limits.Http2.MaxRequestHeaderFieldSize = RequestLimits.ServerMaxHeaderBytes;
+            kestrel.Limits.MaxRequestLineSize = RequestLimits.ServerMaxRequestLineBytes;
+        });
         builder.Services.AddAccess(builder.Configuration);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);
         builder.Services.AddJobStore();
@@ -69,6 +75,7 @@ public static class ApiHost
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseSecurityHeaders();
+        app.UseRequestLimits();
         app.UseAccess();
         app.MapWolverineEndpoints();
         app.MapSubmitRoutes(app.Services.GetRequiredService<JobTypeRegistry>());

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using EventSourced.Api.Errors;
+using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
@@ -30,13 +31,18 @@ public sealed class AccessAuthentication(
         {
             if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
                 return AuthenticateResult.Fail("The Authorization header must be 'Bearer <API key>'.");
-            return await keys.Check(authorization[7..].Trim(), Context.RequestAborted) is { } key
+            var presented = authorization[7..].Trim();
+            if (presented.Length > RequestLimits.MaxCredentialChars)
+                return AuthenticateResult.Fail(new CredentialTooLong("An API key"));
+            return await keys.Check(presented, Context.RequestAborted) is { } key
                 ? Success($"key:{key.Id}", key.Tenant, key.Roles, key.JobTypes)
                 : AuthenticateResult.Fail("The API key is not valid: unknown, revoked or mistyped.");
         }
         if (Request.Query[StreamTokenParameter] is [{ } token] && OpensStreams(Context)
             && Guid.TryParse(Context.GetRouteValue("id")?.ToString(), out var jobId))
         {
+            if (token.Length > RequestLimits.MaxCredentialChars)
+                return AuthenticateResult.Fail(new CredentialTooLong("A stream token"));
             return await tokens.Check(token, jobId, Context.RequestAborted) is { } opened
                 ? Success($"stream:{jobId}", opened.Tenant, [], [], new Claim(AccessClaims.StreamOfJob, jobId.ToString()))
                 : AuthenticateResult.Fail("The stream token is not valid for this job, or has expired: get a fresh eventsUrl from GET /jobs/{id}.");
@@ -74,7 +80,8 @@ public sealed class AccessAuthentication(
         var failure = (await HandleAuthenticateOnceSafeAsync()).Failure;
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = failure is null ? "Bearer realm=\"jobs\"" : "Bearer realm=\"jobs\", error=\"invalid_token\"";
-        await Write(Problems.Problem(StatusCodes.Status401Unauthorized, failure is null ? "unauthenticated" : "invalid_credentials",
+        await Write(Problems.Problem(StatusCodes.Status401Unauthorized,
+            failure switch { null => "unauthenticated", CredentialTooLong => "credential_too_long", _ => "invalid_credentials" },
             failure is null ? "This needs an API key." : "The credentials are not valid.",
             failure?.Message ?? "Send Authorization: Bearer <API key>. An operator makes keys with ./run keys create."));
     }
@@ -90,3 +97,7 @@ public sealed class AccessAuthentication(
     private async Task Write(Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult problem) =>
         await problems.WriteAsync(new ProblemDetailsContext { HttpContext = Context, ProblemDetails = problem.ProblemDetails });
 }
+
+/// <summary>A credential longer than any of ours: refused unread, unhashed and unlooked-up.</summary>
+public sealed class CredentialTooLong(string what)
+    : Exception($"{what} is at most {RequestLimits.MaxCredentialChars} characters; this one is longer, so it is none of ours.");

@@ -30,8 +30,6 @@ public sealed record EventFeedPage(IReadOnlyList<AuditEvent> Events, long Horizo
 /// </summary>
 public static class EventFeedEndpoint
 {
-    public const int MaxPage = 1000;
-
     // An export reads in larger pages: fewer round trips, and a page is written out before the next is read.
     private const int ExportPage = 5000;
     private const int DefaultPage = 100;
@@ -105,7 +103,7 @@ public static class EventFeedEndpoint
             var looks = 0;
             while (true)
             {
-                var events = await query.Page(session, after, await horizon.Current(ct), MaxPage, ct);
+                var events = await query.Page(session, after, await horizon.Current(ct), RequestLimits.MaxEventsPage, ct);
                 foreach (var e in events)
                     sse.Event(e.Sequence, e.EventTypeName, AuditEvent.From(e), AuditEventJson);
                 await sse.Flush(ct);
@@ -146,15 +144,14 @@ public static class EventFeedEndpoint
             int? limit = ndjson ? null : DefaultPage;
             if (q["limit"].Count > 0)
             {
-                if (int.TryParse(q["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out var l) && l >= 1 && (ndjson || l <= MaxPage))
+                if (int.TryParse(q["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out var l) && l >= 1 && (ndjson || l <= RequestLimits.MaxEventsPage))
                     limit = l;
                 else
-                    errors["limit"] = [$"Must be a whole number from 1 to {MaxPage} (no upper limit for an NDJSON export)."];
+                    errors["limit"] = [$"Must be a whole number from 1 to {RequestLimits.MaxEventsPage} (no upper limit for an NDJSON export)."];
             }
             var from = QueryValues.Moment(q, "from", errors);
             var to = QueryValues.Moment(q, "to", errors);
-            if (q["type"].ToString().Length > 200 || q["correlationId"].ToString().Length > 200)
-                errors["type"] = ["type and correlationId are at most 200 characters."];
+            QueryValues.CheckNames(q, errors, "type", "correlationId");
             if (errors.Count > 0)
                 return (null, Problems.Validation(errors));
             return (new FeedQuery(after, limit, QueryValues.Text(q, "type"), QueryValues.Text(q, "correlationId"), from, to, q["includeArchived"] == "true"), null);

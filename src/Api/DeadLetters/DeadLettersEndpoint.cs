@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
+using EventSourced.Api.Http;
 using EventSourced.Api.Jobs;
 using EventSourced.Api.Tenancy;
 using EventSourced.Projections.Jobs;
@@ -20,7 +21,7 @@ public sealed record DeadLetterPage(IReadOnlyList<DeadLetter> Items, string? Nex
 /// </summary>
 public static class DeadLettersEndpoint
 {
-    private const int DefaultLimit = 50, MaxLimit = 200;
+    private const int DefaultLimit = 50;
 
     [Authorize(Policy = AccessPolicies.Administer)]
     [WolverineGet("/dead-letters", OperationId = "DeadLetters")]
@@ -28,8 +29,8 @@ public static class DeadLettersEndpoint
     {
         var (limitText, after) = (http.Request.Query["limit"].ToString(), http.Request.Query["after"].ToString());
         var limit = DefaultLimit;
-        if (limitText.Length > 0 && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxLimit))
-            return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_limit", $"limit must be a whole number from 1 to {MaxLimit}.");
+        if (limitText.Length > 0 && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > RequestLimits.MaxDeadLettersPage))
+            return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_limit", $"limit must be a whole number from 1 to {RequestLimits.MaxDeadLettersPage}.");
         (DateTimeOffset, Guid)? cursor = null;
         if (after.Length > 0)
         {

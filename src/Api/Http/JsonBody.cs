@@ -1,6 +1,9 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using System.Text.Unicode;
 using EventSourced.Api.Errors;
 using FluentValidation;
 
@@ -9,7 +12,7 @@ namespace EventSourced.Api.Http;
 /// <summary>Reads a request body as JSON, with a clear problem for each way it can be wrong.</summary>
 public static class JsonBody
 {
-    public const int MaxBytes = 1024 * 1024;
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = RequestLimits.MaxJsonDepth };
 
     /// <summary>
     /// Field names exactly as documented (camelCase), numbers as JSON numbers, and no unknown fields, so a
@@ -25,8 +28,8 @@ public static class JsonBody
     };
 
     /// <summary>
-    /// The body, or a problem: 415 when it is not JSON, 413 over 1 MiB, 400 when it does not parse or holds
-    /// a character PostgreSQL cannot store (U+0000). Fields in errors are named under <paramref name="prefix"/>.
+    /// The body, or a problem: 415 when it is not JSON, 413 over 1 MiB, 400 when it does not parse, nests too deep or holds
+    /// a value that cannot be stored (U+0000, a number out of range). Fields in errors are named under <paramref name="prefix"/>.
     /// </summary>
     public static async Task<(JsonElement Body, IResult? Problem)> Read(HttpRequest request, CancellationToken ct, string prefix = "")
     {
@@ -42,7 +45,7 @@ public static class JsonBody
             return (default, Problems.Problem(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type",
                 "The body must be JSON.", $"Send Content-Type: application/json, not '{request.ContentType}'."));
         }
-        if (request.ContentLength > MaxBytes)
+        if (request.ContentLength > RequestLimits.MaxBodyBytes)
             return (default, TooLarge());
 
         using var buffer = new MemoryStream();
@@ -50,28 +53,37 @@ public static class JsonBody
         int read;
         while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
         {
-            if (buffer.Length + read > MaxBytes)
+            if (buffer.Length + read > RequestLimits.MaxBodyBytes)
                 return (default, TooLarge());
             buffer.Write(chunk, 0, read);
         }
         return (buffer.GetBuffer().AsMemory(0, (int)buffer.Length), null);
     }
 
-    /// <summary>The JSON in <paramref name="bytes"/>, or a 400 problem when it does not parse or holds U+0000.</summary>
+    /// <summary>
+    /// The JSON in <paramref name="bytes"/>, or a 400 problem when it is not UTF-8, does not parse, nests deeper than
+    /// <see cref="RequestLimits.MaxJsonDepth"/>, or holds a value that cannot be stored.
+    /// </summary>
     public static (JsonElement Body, IResult? Problem) Parse(ReadOnlyMemory<byte> bytes, string prefix = "")
     {
+        // The parser reads a string's bytes only when asked for its value: invalid UTF-8 inside one would pass it.
+        if (!Utf8.IsValid(bytes.Span))
+            return (default, Problems.Problem(StatusCodes.Status400BadRequest, "malformed_json", "The body is not valid JSON.", "The body is not valid UTF-8."));
         JsonElement body;
         try
         {
-            using var document = JsonDocument.Parse(bytes);
+            using var document = JsonDocument.Parse(bytes, DocumentOptions);
             body = document.RootElement.Clone();
         }
         catch (JsonException e)
         {
-            return (default, Problems.Problem(StatusCodes.Status400BadRequest, "malformed_json", "The body is not valid JSON.", e.Message));
+            return (default, IsTooDeep(bytes.Span)
+                ? Problems.Problem(StatusCodes.Status400BadRequest, "json_too_deep", "The JSON is nested too deeply.",
+                    $"Objects and arrays may be nested {RequestLimits.MaxJsonDepth} deep at most.")
+                : Problems.Problem(StatusCodes.Status400BadRequest, "malformed_json", "The body is not valid JSON.", e.Message));
         }
-        return PathToNul(body, prefix) is { } path
-            ? (default, Problems.Validation(new Dictionary<string, string[]> { [path] = ["Must not contain the character U+0000: it cannot be stored."] }))
+        return Unstorable(body, prefix) is var (path, error)
+            ? (default, Problems.Validation(new Dictionary<string, string[]> { [path] = [error] }))
             : (body, null);
     }
 
@@ -118,20 +130,24 @@ public static class JsonBody
         return validation.IsValid ? (value, null) : (null, Problems.Validation(validation.ToDictionary()));
     }
 
-    /// <summary>The path of the first string or field name holding U+0000, which PostgreSQL's jsonb refuses; null when there is none.</summary>
-    private static string? PathToNul(JsonElement element, string path)
+    /// <summary>
+    /// The path of the first value that cannot be stored, and why: a string or field name holding U+0000 (PostgreSQL's jsonb
+    /// refuses it) or a lone surrogate ("\ud800", which no reader can turn into text), a number out of range. Null when there is none.
+    /// </summary>
+    private static (string Path, string Error)? Unstorable(JsonElement element, string path)
     {
         switch (element.ValueKind)
         {
             case JsonValueKind.String:
-                return element.GetString()!.Contains('\0', StringComparison.Ordinal) ? Key(path, "") : null;
+                return TextError(() => element.GetString()!) is { } error ? (Key(path, ""), error) : null;
+            case JsonValueKind.Number:
+                return IsStorable(element) ? null : (Key(path, ""), NumberError);
             case JsonValueKind.Object:
                 foreach (var property in element.EnumerateObject())
                 {
-                    var at = Key(path, property.Name);
-                    if (property.Name.Contains('\0', StringComparison.Ordinal))
-                        return at;
-                    if (PathToNul(property.Value, at) is { } found)
+                    if (TextError(() => property.Name) is { } invalid)
+                        return (Key(path, SafeName(property)), invalid);
+                    if (Unstorable(property.Value, Key(path, property.Name)) is { } found)
                         return found;
                 }
                 return null;
@@ -139,7 +155,7 @@ public static class JsonBody
                 var index = 0;
                 foreach (var item in element.EnumerateArray())
                 {
-                    if (PathToNul(item, $"{Key(path, "")}[{index++}]") is { } found)
+                    if (Unstorable(item, $"{Key(path, "")}[{index++}]") is { } found)
                         return found;
                 }
                 return null;
@@ -148,9 +164,70 @@ public static class JsonBody
         }
     }
 
+    private static string? TextError(Func<string> read)
+    {
+        try
+        {
+            return read().Contains('\0', StringComparison.Ordinal) ? "Must not contain the character U+0000: it cannot be stored." : null;
+        }
+        catch (InvalidOperationException)
+        {
+            // The parser checks that escapes are hexadecimal, not that surrogates come in pairs; reading the text does.
+            return "Must be Unicode text: an escaped surrogate (\\ud800 to \\udfff) must be one of a pair.";
+        }
+    }
+
+    /// <summary>A field name for an error about the name itself: as sent, or as far as it is text.</summary>
+    private static string SafeName(JsonProperty property)
+    {
+        try
+        {
+            return property.Name.Replace("\0", "\\u0000", StringComparison.Ordinal);
+        }
+        catch (InvalidOperationException)
+        {
+            return "(a field name that is not Unicode text)";
+        }
+    }
+
+    private static readonly string NumberError = string.Create(CultureInfo.InvariantCulture,
+        $"Must be a number of at most {RequestLimits.MaxJsonNumberChars} characters, within what a 64-bit float holds (±{double.MaxValue:R}), with an exponent of at most {RequestLimits.MaxJsonExponentDigits} digits.");
+
+    /// <summary>Short enough, finite as a double, and with a short exponent: 0e-20000 is 0, and PostgreSQL still refuses it.</summary>
+    private static bool IsStorable(JsonElement number)
+    {
+        var text = JsonMarshal.GetRawUtf8Value(number);
+        if (text.Length > RequestLimits.MaxJsonNumberChars || !number.TryGetDouble(out var value) || !double.IsFinite(value))
+            return false;
+        var exponent = text.IndexOfAny((byte)'e', (byte)'E');
+        return exponent < 0 || text[(exponent + 1)..].TrimStart("+-0"u8).Length <= RequestLimits.MaxJsonExponentDigits;
+    }
+
     private static string Key(string prefix, string field) =>
         string.Join('.', new[] { prefix, field }.Where(s => s.Length > 0)) is { Length: > 0 } joined ? joined : "$";
 
     private static IResult TooLarge() => Problems.Problem(StatusCodes.Status413PayloadTooLarge, "body_too_large",
-        "The body is too large.", $"Bodies are limited to {MaxBytes / 1024} KiB.");
+        "The body is too large.", $"Bodies are limited to {RequestLimits.MaxBodyBytes / 1024} KiB ({RequestLimits.MaxBodyBytes} bytes).");
+
+    /// <summary>
+    /// Whether the JSON nests deeper than <see cref="RequestLimits.MaxJsonDepth"/> before it goes wrong otherwise. Asked only of a
+    /// body that did not parse: a body that parses paid nothing for it.
+    /// </summary>
+    private static bool IsTooDeep(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = int.MaxValue });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && reader.CurrentDepth >= RequestLimits.MaxJsonDepth)
+                    return true;
+            }
+        }
+        catch (JsonException)
+        {
+            // Malformed before it was too deep.
+        }
+        return false;
+    }
 }

@@ -1,3 +1,4 @@
+using EventSourced.Api.Http;
 using FluentValidation;
 
 namespace EventSourced.Api.Jobs;
@@ -10,5 +11,5 @@ public sealed record ReasonRequest(string? Reason)
 
 public sealed class ReasonRequestValidator : AbstractValidator<ReasonRequest>
 {
-    public ReasonRequestValidator() => RuleFor(r => r.Reason).MaximumLength(500);
+    public ReasonRequestValidator() => RuleFor(r => r.Reason).MaximumLength(RequestLimits.MaxReasonChars);
 }

@@ -40,8 +40,11 @@ public static class ReceiveProviderWebhookEndpoint
         var headers = http.Request.Headers;
         var webhookId = headers[StandardWebhooks.IdHeader].ToString();
         var now = clock.GetUtcNow();
-        if (webhookId.Length is 0 or > 200 || headers[StandardWebhooks.SignatureHeader].Count == 0)
-            return Unauthorized("webhook_unsigned", "The webhook must carry webhook-id (at most 200 characters), webhook-timestamp and webhook-signature.");
+        if (webhookId.Length is 0 or > RequestLimits.MaxNameChars || headers[StandardWebhooks.SignatureHeader].Count == 0)
+        {
+            return Unauthorized("webhook_unsigned",
+                $"The webhook must carry webhook-id (at most {RequestLimits.MaxNameChars} characters), webhook-timestamp and webhook-signature.");
+        }
         if (!long.TryParse(headers[StandardWebhooks.TimestampHeader], NumberStyles.None, CultureInfo.InvariantCulture, out var timestamp)
             || Math.Abs(now.ToUnixTimeSeconds() - timestamp) > options.Value.Tolerance.TotalSeconds)
         {
@@ -83,14 +86,19 @@ public static class ReceiveProviderWebhookEndpoint
         var errors = new Dictionary<string, string[]>();
         if (payload.ValueKind != JsonValueKind.Object)
             return new() { ["$"] = ["Must be a JSON object with 'type' and 'data'."] };
-        if (!payload.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString()!.Length is 0 or > 200)
-            errors["type"] = ["Must be the kind of event, a string of 1 to 200 characters (\"payment.succeeded\")."];
+        if (!payload.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString()!.Length is 0 or > RequestLimits.MaxNameChars)
+            errors["type"] = [$"Must be the kind of event, a string of 1 to {RequestLimits.MaxNameChars} characters (\"payment.succeeded\")."];
         if (!payload.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Object)
             errors["data"] = ["Must be a JSON object."];
         else if (!(data.TryGetProperty("jobId", out var jobId) && jobId.ValueKind == JsonValueKind.String && jobId.TryGetGuid(out _))
             && !(data.TryGetProperty("correlationId", out var correlation) && correlation.ValueKind == JsonValueKind.String))
         {
             errors["data"] = ["Must name the job: 'jobId' (the id the job was given) or 'correlationId' (the one it was submitted with)."];
+        }
+        else if (data.TryGetProperty("correlationId", out var named) && named.ValueKind == JsonValueKind.String
+            && named.GetString()!.Length > RequestLimits.MaxNameChars)
+        {
+            errors["data.correlationId"] = [$"Must be at most {RequestLimits.MaxNameChars} characters, as a job's correlation id is."];
         }
         return errors;
     }

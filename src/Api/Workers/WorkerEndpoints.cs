@@ -25,7 +25,6 @@ namespace EventSourced.Api.Workers;
 /// </summary>
 public static class WorkerEndpoints
 {
-    public const int MaxWaitSeconds = 60;
     private static readonly TimeSpan DefaultLease = TimeSpan.FromSeconds(30);
     // A waiting claim looks again this often even without a notification: a retry falling due announces nothing.
     private static readonly TimeSpan ClaimPoll = TimeSpan.FromSeconds(1);
@@ -153,7 +152,7 @@ public static class WorkerEndpoints
     private static IResult LeaseExpired() => Problems.Problem(StatusCodes.Status409Conflict, "lease_expired", "The lease ran out.",
         "No heartbeat came in time: the attempt counts as failed and the job is retried. Stop working on it.");
 
-    /// <summary>The wait=N preference (RFC 7240), at most <see cref="MaxWaitSeconds"/>; none without one.</summary>
+    /// <summary>The wait=N preference (RFC 7240), at most <see cref="RequestLimits.MaxPreferWaitSeconds"/>; none without one.</summary>
     private static TimeSpan PreferredWait(HttpRequest request)
     {
         foreach (var preference in request.Headers["Prefer"].SelectMany(v => v!.Split([',', ';'], StringSplitOptions.TrimEntries)))
@@ -161,7 +160,7 @@ public static class WorkerEndpoints
             if (preference.StartsWith("wait=", StringComparison.OrdinalIgnoreCase)
                 && int.TryParse(preference.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
             {
-                return TimeSpan.FromSeconds(Math.Min(seconds, MaxWaitSeconds));
+                return TimeSpan.FromSeconds(Math.Min(seconds, RequestLimits.MaxPreferWaitSeconds));
             }
         }
         return TimeSpan.Zero;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EventSourced.Api.Http;
 using FluentValidation;
 
 namespace EventSourced.Api.Workers;
@@ -36,8 +37,6 @@ public sealed record WorkerOutcome(string Status, int Attempt, long Version, boo
 
 internal static class WorkerRules
 {
-    public const int MinLeaseSeconds = 5, MaxLeaseSeconds = 3600;
-
     public static void LeaseToken<T>(this AbstractValidator<T> validator) where T : IFromLeaseHolder =>
         validator.RuleFor(r => r.LeaseToken).NotNull().WithMessage("'leaseToken' is required: it is the token your claim returned.");
 }
@@ -48,14 +47,18 @@ public sealed class ClaimRequestValidator : AbstractValidator<ClaimRequest>
     {
         var external = types.All.Where(t => !t.RunsInProcess).Select(t => t.Name).Order().ToList();
         RuleFor(r => r.Types).NotEmpty().WithMessage("'types' must name the job types this worker runs.");
-        RuleForEach(r => r.Types).Must(type => type is not null && types.Find(type) is not null)
+        RuleFor(r => r.Types).Must(list => list!.Length <= RequestLimits.MaxListItems).When(r => r.Types is not null)
+            .WithMessage($"'types' may name at most {RequestLimits.MaxListItems} job types.");
+        RuleForEach(r => r.Types).MaximumLength(RequestLimits.MaxNameChars);
+        // An overlong name has its own error, and is not repeated in another.
+        RuleForEach(r => r.Types).Must(type => type is not null && (type.Length > RequestLimits.MaxNameChars || types.Find(type) is not null))
             .WithMessage((_, type) => $"Unknown job type '{type}'. The types are: {string.Join(", ", types.Names.Order())}.");
         // A type the service runs itself is never left for a worker: claiming it would wait forever.
-        RuleForEach(r => r.Types).Must(type => types.Find(type!) is not { RunsInProcess: true })
+        RuleForEach(r => r.Types).Must(type => type is null || types.Find(type) is not { RunsInProcess: true })
             .WithMessage((_, type) => $"'{type}' is run by the service itself; workers claim only external types"
                 + (external.Count > 0 ? $": {string.Join(", ", external)}." : ", and none is configured (Jobs__Types__<type>__External=true)."));
-        RuleFor(r => r.LeaseSeconds).InclusiveBetween(WorkerRules.MinLeaseSeconds, WorkerRules.MaxLeaseSeconds);
-        RuleFor(r => r.Worker).MaximumLength(200);
+        RuleFor(r => r.LeaseSeconds).InclusiveBetween(RequestLimits.MinLeaseSeconds, RequestLimits.MaxLeaseSeconds);
+        RuleFor(r => r.Worker).MaximumLength(RequestLimits.MaxNameChars);
     }
 }
 
@@ -64,7 +67,7 @@ public sealed class HeartbeatRequestValidator : AbstractValidator<HeartbeatReque
     public HeartbeatRequestValidator()
     {
         this.LeaseToken();
-        RuleFor(r => r.LeaseSeconds).InclusiveBetween(WorkerRules.MinLeaseSeconds, WorkerRules.MaxLeaseSeconds);
+        RuleFor(r => r.LeaseSeconds).InclusiveBetween(RequestLimits.MinLeaseSeconds, RequestLimits.MaxLeaseSeconds);
     }
 }
 
@@ -73,8 +76,8 @@ public sealed class ProgressRequestValidator : AbstractValidator<ProgressRequest
     public ProgressRequestValidator()
     {
         this.LeaseToken();
-        RuleFor(r => r.Percent).NotNull();
-        RuleFor(r => r.Message).MaximumLength(1000);
+        RuleFor(r => r.Percent).NotNull().InclusiveBetween(0, 100);
+        RuleFor(r => r.Message).MaximumLength(RequestLimits.MaxProgressMessageChars);
     }
 }
 
@@ -84,7 +87,7 @@ public sealed class CompleteRequestValidator : AbstractValidator<CompleteRequest
     {
         this.LeaseToken();
         RuleFor(r => r.Result).NotNull().WithMessage("'result' is required: any JSON, or a JSON string with a contentType.");
-        RuleFor(r => r.ContentType).MaximumLength(200)
+        RuleFor(r => r.ContentType).MaximumLength(RequestLimits.MaxNameChars)
             .Must(type => Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(type, out var parsed) && parsed.MediaType.Value!.Contains('/'))
             .When(r => r.ContentType is not null)
             .WithMessage("'contentType' must be a media type, such as text/csv.");
@@ -99,8 +102,8 @@ public sealed class FailRequestValidator : AbstractValidator<FailRequest>
     public FailRequestValidator()
     {
         this.LeaseToken();
-        RuleFor(r => r.ErrorCode).NotEmpty().MaximumLength(100);
-        RuleFor(r => r.ErrorMessage).NotEmpty().MaximumLength(4000);
+        RuleFor(r => r.ErrorCode).NotEmpty().MaximumLength(RequestLimits.MaxErrorCodeChars);
+        RuleFor(r => r.ErrorMessage).NotEmpty().MaximumLength(RequestLimits.MaxErrorMessageChars);
     }
 }
 
@@ -109,6 +112,6 @@ public sealed class ReleaseRequestValidator : AbstractValidator<ReleaseRequest>
     public ReleaseRequestValidator()
     {
         this.LeaseToken();
-        RuleFor(r => r.Reason).MaximumLength(500);
+        RuleFor(r => r.Reason).MaximumLength(RequestLimits.MaxReasonChars);
     }
 }

@@ -1,4 +1,5 @@
 using EventSourced.Api.Access;
+using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
@@ -23,6 +24,9 @@ public static class CancelJobEndpoint
     [WolverinePost("/jobs/{id:guid}/cancel", OperationId = "CancelJob")]
     public static async Task<IResult> Cancel(Guid id, HttpContext http, IMessageBus bus, IValidator<ReasonRequest> validator, CancellationToken ct)
     {
+        // No job has the empty id, and the event store takes no stream by it (a 500, before this).
+        if (id == Guid.Empty)
+            return Problems.JobNotFound(id);
         var tenant = Tenant.Of(http);
         var expectedVersion = JobLinks.ExpectedVersion(http.Request);
         var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct, whenEmpty: ReasonRequest.None);

@@ -1,4 +1,5 @@
 using EventSourced.Api.Access;
+using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Tenancy;
@@ -23,6 +24,9 @@ public static class RetryJobEndpoint
     public static async Task<IResult> Retry(
         Guid id, HttpContext http, IMessageBus bus, IValidator<ReasonRequest> validator, JobTypeRegistry types, TimeProvider clock, CancellationToken ct)
     {
+        // No job has the empty id, and the event store takes no stream by it (a 500, before this).
+        if (id == Guid.Empty)
+            return Problems.JobNotFound(id);
         var tenant = Tenant.Of(http);
         var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct, whenEmpty: ReasonRequest.None);
         if (problem is not null)

@@ -24,7 +24,6 @@ public sealed record JobSearchPage(IReadOnlyList<JobStatusResponse> Jobs, string
 /// </summary>
 public static class SearchJobsEndpoint
 {
-    private const int MaxLimit = 100;
     private const int DefaultLimit = 50;
 
     [Authorize(Policy = AccessPolicies.ReadJobs)]
@@ -42,18 +41,14 @@ public static class SearchJobsEndpoint
                 errors["status"] = [$"Must be one of {string.Join(", ", Enum.GetValues<JobStatus>().Select(JobDecider.Name))}."];
         }
         var limit = DefaultLimit;
-        if (q["limit"].Count > 0 && !(int.TryParse(q["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit is >= 1 and <= MaxLimit))
-            errors["limit"] = [$"Must be a whole number from 1 to {MaxLimit}."];
+        if (q["limit"].Count > 0 && !(int.TryParse(q["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit is >= 1 and <= RequestLimits.MaxJobsPage))
+            errors["limit"] = [$"Must be a whole number from 1 to {RequestLimits.MaxJobsPage}."];
         var from = QueryValues.Moment(q, "createdFrom", errors);
         var to = QueryValues.Moment(q, "createdTo", errors);
         var after = q["cursor"].Count > 0 ? Cursor.Read(q["cursor"].ToString()) : null;
         if (q["cursor"].Count > 0 && after is null)
             errors["cursor"] = ["Must be the cursor of a page's next URL, unchanged."];
-        foreach (var name in new[] { "type", "correlationId" })
-        {
-            if (q[name].ToString().Length > 200)
-                errors[name] = ["Must be at most 200 characters."];
-        }
+        QueryValues.CheckNames(q, errors, "type", "correlationId");
         if (errors.Count > 0)
             return Problems.Validation(errors);
 

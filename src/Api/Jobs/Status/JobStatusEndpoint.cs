@@ -1,6 +1,7 @@
 using System.Globalization;
 using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
+using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Jobs.History;
 using EventSourced.Domain.Jobs;
@@ -64,8 +65,6 @@ public sealed record JobStatusResponse(
 /// </summary>
 public static class JobStatusEndpoint
 {
-    public const int MaxWaitSeconds = 60;
-
     [Authorize(Policy = AccessPolicies.ReadJobs)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/jobs/{id:guid}", OperationId = "GetJob")]
@@ -78,7 +77,7 @@ public static class JobStatusEndpoint
         if (!TryPreferredWait(http.Request, out var wait))
         {
             return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_prefer_wait",
-                $"Prefer: wait= must be a whole number of seconds, from 0 to {MaxWaitSeconds} (longer waits are cut to {MaxWaitSeconds}).");
+                $"Prefer: wait= must be a whole number of seconds, from 0 to {RequestLimits.MaxPreferWaitSeconds} (longer waits are cut to {RequestLimits.MaxPreferWaitSeconds}).");
         }
         // Watch before the first read, so a change between the read and the wait still wakes the poll.
         using var watch = wait > 0 ? watchers.Watch(id) : null;
@@ -124,7 +123,7 @@ public static class JobStatusEndpoint
         return request.GetTypedHeaders().IfNoneMatch.Any(tag => tag.Tag == etag || tag.Tag == "*");
     }
 
-    /// <summary>The wait of a Prefer header (0 without one), cut to <see cref="MaxWaitSeconds"/>; false when it is not a number.</summary>
+    /// <summary>The wait of a Prefer header (0 without one), cut to <see cref="RequestLimits.MaxPreferWaitSeconds"/>; false when it is not a number.</summary>
     private static bool TryPreferredWait(HttpRequest request, out int seconds)
     {
         seconds = 0;
@@ -136,7 +135,7 @@ public static class JobStatusEndpoint
             var value = token.Length == 2 ? token[1].Trim().Trim('"') : "";
             if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
                 return false;
-            seconds = Math.Min(parsed, MaxWaitSeconds);
+            seconds = Math.Min(parsed, RequestLimits.MaxPreferWaitSeconds);
         }
         return true;
     }

@@ -32,9 +32,9 @@ public sealed class SubmitJobRequestValidator : AbstractValidator<SubmitJobReque
 {
     public SubmitJobRequestValidator(JobTypeRegistry types, IOptions<WebhookOptions> webhooks)
     {
-        RuleFor(r => r.Type).NotEmpty();
+        RuleFor(r => r.Type).NotEmpty().MaximumLength(RequestLimits.MaxNameChars);
         RuleFor(r => r.Type)
-            .Must(type => types.Find(type!) is not null).When(r => !string.IsNullOrEmpty(r.Type))
+            .Must(type => types.Find(type!) is not null).When(r => r.Type is { Length: > 0 and <= RequestLimits.MaxNameChars })
             .WithMessage(r => $"Unknown job type '{r.Type}'. The types are: {string.Join(", ", types.Names.Order())}.");
         RuleFor(r => r.Input).Must(input => input is { ValueKind: JsonValueKind.Object }).WithMessage("'input' must be a JSON object.");
         RuleFor(r => r.CallbackUrl)
@@ -42,14 +42,16 @@ public sealed class SubmitJobRequestValidator : AbstractValidator<SubmitJobReque
                 && (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && webhooks.Value.IsAllowedHost(uri.Host))))
             .When(r => r.CallbackUrl is not null)
             .WithMessage("'callbackUrl' must be an absolute https URL without credentials (plain http only to the hosts in Webhooks:AllowedHosts).");
-        RuleFor(r => r.CallbackUrl).MaximumLength(2000);
+        RuleFor(r => r.CallbackUrl).MaximumLength(RequestLimits.MaxCallbackUrlChars);
         RuleFor(r => r.CallbackEvents).Must((r, _) => r.CallbackUrl is not null).When(r => r.CallbackEvents is not null)
             .WithMessage("'callbackEvents' needs a 'callbackUrl' to call.");
+        RuleFor(r => r.CallbackEvents).Must(events => events!.Count <= RequestLimits.MaxListItems).When(r => r.CallbackEvents is not null)
+            .WithMessage($"'callbackEvents' may name at most {RequestLimits.MaxListItems} events.");
         RuleForEach(r => r.CallbackEvents).Must(name => Callbacks.Names.Contains(name))
             .WithMessage((_, name) => $"'{name}' is not a callback event. They are: {string.Join(", ", Callbacks.Names)}.");
-        RuleFor(r => r.CorrelationId).MaximumLength(200);
-        RuleFor(r => r.MaxAttempts).InclusiveBetween(1, 100);
-        RuleFor(r => r.TimeoutSeconds).InclusiveBetween(1, 7 * 24 * 3600);
+        RuleFor(r => r.CorrelationId).MaximumLength(RequestLimits.MaxNameChars);
+        RuleFor(r => r.MaxAttempts).InclusiveBetween(1, RequestLimits.MaxAttempts);
+        RuleFor(r => r.TimeoutSeconds).InclusiveBetween(1, RequestLimits.MaxTimeoutSeconds);
     }
 }
 
@@ -111,10 +113,10 @@ public sealed class JobSubmissions(
             return Problems.Problem(StatusCodes.Status400BadRequest, "idempotency_key_missing", "An Idempotency-Key header is required.",
                 "Send a new unique value (a UUID) per piece of work, and the same value again when you retry it.");
         }
-        if (key.Length > Idempotency.MaxKeyLength)
+        if (key.Length > RequestLimits.MaxIdempotencyKeyChars)
         {
             return Problems.Problem(StatusCodes.Status400BadRequest, "idempotency_key_too_long", "The Idempotency-Key is too long.",
-                $"It has {key.Length} characters; the limit is {Idempotency.MaxKeyLength}.");
+                $"It has {key.Length} characters; Idempotency-Key is limited to {RequestLimits.MaxIdempotencyKeyChars}.");
         }
 
         var errors = await Validate(request, ct);
