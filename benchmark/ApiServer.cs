@@ -18,6 +18,7 @@ public sealed class ApiServer : IAsyncDisposable
 
     public string Url { get; }
     public int Pid => _process.Id;
+    public string ConnectionString => _settings["DATABASE_URL"];
 
     /// <summary>How requests of tenant default authenticate: a key of every role, or the tenant header a trusted gateway sets.</summary>
     public (string Name, string Value) Credential { get; private set; }
