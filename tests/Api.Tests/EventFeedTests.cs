@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using EventSourced.Api.Access;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.TestSupport;
@@ -101,6 +102,22 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
     }
 
     [Fact]
+    public async Task The_feed_filters_by_who_acted_and_by_the_request_that_caused_an_event()
+    {
+        var start = (await Page("/events?limit=1000")).Horizon;
+        var client = api.ClientFor(Tenants.Default, Roles.Client);
+        var id = await client.SubmitTranscode();
+        await _client.PostAsync($"/jobs/{id}/cancel", null);
+        var keyId = api.Key(Tenants.Default, [Roles.Client])[4..16];
+
+        var byClient = await Eventually.Get(() => Page($"/events?after={start}&actor=key:{keyId}"), p => p.Events.Count > 0, "the client's submission");
+        var submitted = Assert.Single(byClient.Events);
+        Assert.Equal((id, "job.submitted"), (submitted.JobId, submitted.Type));
+        var byRequest = await Page($"/events?after={start}&causationId={Uri.EscapeDataString(submitted.Metadata.CausationId!)}");
+        Assert.Equal(submitted.Seq, Assert.Single(byRequest.Events).Seq);
+    }
+
+    [Fact]
     public async Task The_live_tail_streams_new_events_and_a_reconnect_with_Last_Event_ID_resumes_after_the_last_one_received()
     {
         var start = (await Page("/events?limit=1000")).Horizon;
@@ -132,7 +149,7 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         Assert.True((await response.Json()).GetProperty("errors").TryGetProperty(field, out _));
     }
 
-    private sealed record Entry(long Seq, Guid JobId, string Type);
+    private sealed record Entry(long Seq, Guid JobId, string Type, EventMetadata Metadata);
 
     private sealed record FeedPage(List<Entry> Events, long Horizon, string Next);
 

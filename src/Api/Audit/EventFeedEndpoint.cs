@@ -24,7 +24,8 @@ public sealed record EventFeedPage(IReadOnlyList<AuditEvent> Events, long Horizo
 /// <summary>
 /// GET /events: the tenant's events in the order of their global sequence numbers, for auditors and exports. Gap-free: it
 /// reads only up to the <see cref="FeedHorizon"/>, so a page never passes an event whose transaction has yet to commit, and
-/// "after" the last seq of a page is always the right place to go on from. Filters: type, correlationId, from and to (the
+/// "after" the last seq of a page is always the right place to go on from. Filters: type, correlationId, causationId (the request
+/// or event that caused it), actor (who acted: "key:{id}", a worker, a node), from and to (the
 /// event's time); archived jobs' events only with includeArchived=true. JSON pages by default; with Accept:
 /// application/x-ndjson, one event per line up to the horizon (or limit), written as read, for exports of any size.
 /// </summary>
@@ -133,7 +134,9 @@ public static class EventFeedEndpoint
     private static readonly JsonTypeInfo<AuditEvent> AuditEventJson = (JsonTypeInfo<AuditEvent>)JsonSerializerOptions.Web.GetTypeInfo(typeof(AuditEvent));
 
     /// <summary>The feed's query string, checked.</summary>
-    private sealed record FeedQuery(long After, int? Limit, string? Type, string? CorrelationId, DateTimeOffset? From, DateTimeOffset? To, bool IncludeArchived)
+    private sealed record FeedQuery(
+        long After, int? Limit, string? Type, string? CorrelationId, string? CausationId, string? Actor, DateTimeOffset? From, DateTimeOffset? To,
+        bool IncludeArchived)
     {
         public static (FeedQuery? Query, IResult? Problem) Parse(IQueryCollection q, bool ndjson)
         {
@@ -151,10 +154,11 @@ public static class EventFeedEndpoint
             }
             var from = QueryValues.Moment(q, "from", errors);
             var to = QueryValues.Moment(q, "to", errors);
-            QueryValues.CheckNames(q, errors, "type", "correlationId");
+            QueryValues.CheckNames(q, errors, "type", "correlationId", "causationId", "actor");
             if (errors.Count > 0)
                 return (null, Problems.Validation(errors));
-            return (new FeedQuery(after, limit, QueryValues.Text(q, "type"), QueryValues.Text(q, "correlationId"), from, to, q["includeArchived"] == "true"), null);
+            return (new FeedQuery(after, limit, QueryValues.Text(q, "type"), QueryValues.Text(q, "correlationId"), QueryValues.Text(q, "causationId"),
+                QueryValues.Text(q, "actor"), from, to, q["includeArchived"] == "true"), null);
         }
 
         public async Task<IReadOnlyList<IEvent>> Page(IQuerySession session, long after, long upTo, int limit, CancellationToken ct)
@@ -166,6 +170,10 @@ public static class EventFeedEndpoint
                 events = events.Where(e => e.EventTypeName == type);
             if (CorrelationId is { } correlationId)
                 events = events.Where(e => e.CorrelationId == correlationId);
+            if (CausationId is { } causationId)
+                events = events.Where(e => e.CausationId == causationId);
+            if (Actor is { } actor)
+                events = events.Where(e => e.UserName == actor);
             if (From is { } from)
                 events = events.Where(e => e.Timestamp >= from);
             if (To is { } to)
@@ -178,7 +186,7 @@ public static class EventFeedEndpoint
             var next = new Dictionary<string, string?>
             {
                 ["after"] = last.ToString(CultureInfo.InvariantCulture), ["limit"] = Limit?.ToString(CultureInfo.InvariantCulture), ["type"] = Type,
-                ["correlationId"] = CorrelationId, ["from"] = From?.ToString("O"), ["to"] = To?.ToString("O"), ["includeArchived"] = IncludeArchived ? "true" : null,
+                ["correlationId"] = CorrelationId, ["causationId"] = CausationId, ["actor"] = Actor, ["from"] = From?.ToString("O"), ["to"] = To?.ToString("O"), ["includeArchived"] = IncludeArchived ? "true" : null,
             };
             return Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString("/events", next.Where(p => p.Value is not null));
         }
