@@ -86,7 +86,7 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
     }
 
     [Fact]
-    public async Task The_feed_filters_by_event_type_and_correlation_id()
+    public async Task The_feed_filters_by_event_type_job_type_and_correlation_id()
     {
         var start = (await Page("/events?limit=1000")).Horizon;
         var correlation = "order-" + Guid.NewGuid();
@@ -99,6 +99,10 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         Assert.All(page.Events, e => Assert.Equal(id, e.JobId));
         var cancelled = await Page($"/events?after={start}&type=job.cancelled");
         Assert.Equal(id, Assert.Single(cancelled.Events).JobId);
+        var report = (await (await _client.PostJson("/reports", """{"reportType":"annual","year":2025}""", Guid.NewGuid().ToString())).Json()).GetProperty("jobId").GetGuid();
+        var reports = await Eventually.Get(() => Page($"/events?after={start}&jobType=report"), p => p.Events.Count > 0, "the report's submission");
+        Assert.Equal(report, Assert.Single(reports.Events).JobId);
+        Assert.Contains("jobType=report", reports.Next, StringComparison.Ordinal);
     }
 
     [Fact]

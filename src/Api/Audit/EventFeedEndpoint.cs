@@ -8,7 +8,9 @@ using EventSourced.Api.Tenancy;
 using EventSourced.EventStore;
 using EventSourced.EventStore.Notifications;
 using JasperFx.Events;
+using EventSourced.Projections.Jobs;
 using Marten;
+using Marten.Linq.MatchesSql;
 using Marten.Events.Archiving;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.RateLimiting;
@@ -24,7 +26,7 @@ public sealed record EventFeedPage(IReadOnlyList<AuditEvent> Events, long Horizo
 /// <summary>
 /// GET /events: the tenant's events in the order of their global sequence numbers, for auditors and exports. Gap-free: it
 /// reads only up to the <see cref="FeedHorizon"/>, so a page never passes an event whose transaction has yet to commit, and
-/// "after" the last seq of a page is always the right place to go on from. Filters: type, correlationId, causationId (the request
+/// "after" the last seq of a page is always the right place to go on from. Filters: type, jobType, correlationId, causationId (the request
 /// or event that caused it), actor (who acted: "key:{id}", a worker, a node), from and to (the
 /// event's time); archived jobs' events only with includeArchived=true. JSON pages by default; with Accept:
 /// application/x-ndjson, one event per line up to the horizon (or limit), written as read, for exports of any size.
@@ -135,7 +137,7 @@ public static class EventFeedEndpoint
 
     /// <summary>The feed's query string, checked.</summary>
     private sealed record FeedQuery(
-        long After, int? Limit, string? Type, string? CorrelationId, string? CausationId, string? Actor, DateTimeOffset? From, DateTimeOffset? To,
+        long After, int? Limit, string? Type, string? JobType, string? CorrelationId, string? CausationId, string? Actor, DateTimeOffset? From, DateTimeOffset? To,
         bool IncludeArchived)
     {
         public static (FeedQuery? Query, IResult? Problem) Parse(IQueryCollection q, bool ndjson)
@@ -154,10 +156,10 @@ public static class EventFeedEndpoint
             }
             var from = QueryValues.Moment(q, "from", errors);
             var to = QueryValues.Moment(q, "to", errors);
-            QueryValues.CheckNames(q, errors, "type", "correlationId", "causationId", "actor");
+            QueryValues.CheckNames(q, errors, "type", "jobType", "correlationId", "causationId", "actor");
             if (errors.Count > 0)
                 return (null, Problems.Validation(errors));
-            return (new FeedQuery(after, limit, QueryValues.Text(q, "type"), QueryValues.Text(q, "correlationId"), QueryValues.Text(q, "causationId"),
+            return (new FeedQuery(after, limit, QueryValues.Text(q, "type"), QueryValues.Text(q, "jobType"), QueryValues.Text(q, "correlationId"), QueryValues.Text(q, "causationId"),
                 QueryValues.Text(q, "actor"), from, to, q["includeArchived"] == "true"), null);
         }
 
@@ -168,6 +170,8 @@ public static class EventFeedEndpoint
                 events = events.Where(e => e.MaybeArchived());
             if (Type is { } type)
                 events = events.Where(e => e.EventTypeName == type);
+            if (JobType is { } jobType)
+                events = events.Where(e => e.MatchesSql(JobQueries.EventOfJobType, jobType));
             if (CorrelationId is { } correlationId)
                 events = events.Where(e => e.CorrelationId == correlationId);
             if (CausationId is { } causationId)
@@ -185,7 +189,7 @@ public static class EventFeedEndpoint
         {
             var next = new Dictionary<string, string?>
             {
-                ["after"] = last.ToString(CultureInfo.InvariantCulture), ["limit"] = Limit?.ToString(CultureInfo.InvariantCulture), ["type"] = Type,
+                ["after"] = last.ToString(CultureInfo.InvariantCulture), ["limit"] = Limit?.ToString(CultureInfo.InvariantCulture), ["type"] = Type, ["jobType"] = JobType,
                 ["correlationId"] = CorrelationId, ["causationId"] = CausationId, ["actor"] = Actor, ["from"] = From?.ToString("O"), ["to"] = To?.ToString("O"), ["includeArchived"] = IncludeArchived ? "true" : null,
             };
             return Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString("/events", next.Where(p => p.Value is not null));

@@ -7,6 +7,13 @@ namespace EventSourced.Projections.Jobs;
 /// <summary>Reads of the job read models, always within one tenant: Marten filters every read by it.</summary>
 public sealed class JobQueries(IDocumentStore store)
 {
+    /// <summary>
+    /// A condition on an event query (Marten's MatchesSql; events are "d"): the event belongs to a job of the type given as
+    /// its parameter. Events do not carry their job's type, and Marten's event LINQ has no join: the status row knows it.
+    /// </summary>
+    public const string EventOfJobType =
+        "d.stream_id IN (SELECT j.id FROM " + EventStoreSetup.Schema + ".mt_doc_job_status AS j WHERE j.tenant_id = d.tenant_id AND j.type = ?)";
+
     // Status lookups that arrive together are answered by one query per tenant: under load, far fewer round trips.
     private readonly Batcher<(Guid JobId, string TenantId), JobStatusView?> _statuses = new(lookups => Load(store, lookups), maxBatch: 256);
 
