@@ -72,9 +72,9 @@ public static class ApiHost
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        app.UseSecurityHeaders();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseSecurityHeaders();
         app.UseRequestLimits();
         app.UseAccess();
         app.MapWolverineEndpoints();

@@ -40,10 +40,11 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
     /// <summary>
     /// Claims up to <paramref name="max"/> queued jobs of <paramref name="types"/> that are due (only those of
     /// <paramref name="onlyTenant"/> when it is given: a worker that serves one tenant): appends their JobStarted and
-    /// takes a lease of <paramref name="lease"/> on each, in one transaction.
+    /// takes a lease of <paramref name="lease"/> on each, in one transaction. <paramref name="worker"/> holds the leases and is
+    /// named in JobStarted; <paramref name="actor"/> is who the events say acted (an external worker's key, or the node).
     /// </summary>
     public async Task<IReadOnlyList<ClaimedJob>> Claim(
-        int max, IReadOnlyCollection<string> types, string? onlyTenant, string worker, TimeSpan lease, CancellationToken ct)
+        int max, IReadOnlyCollection<string> types, string? onlyTenant, string worker, string actor, TimeSpan lease, CancellationToken ct)
     {
         if (max <= 0 || types.Count == 0)
             return [];
@@ -84,7 +85,7 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
         foreach (var job in jobs)
         {
             var started = JobDecider.Decide(new StartJob(worker), job.State, now);
-            var append = new StreamAppend(job.Id, job.TenantId, job.Version, [.. started], new EventMetadata(Actor: worker), typeof(Job));
+            var append = new StreamAppend(job.Id, job.TenantId, job.Version, [.. started], new EventMetadata(Job.CorrelationOf(job.Id, job.CorrelationId), Actor: actor), typeof(Job));
             starts.Add((job, started.Aggregate(job.State, Job.Evolve), append.AddTo(session)));
         }
         if (starts.Count == 0)
@@ -148,7 +149,8 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
                 continue;
             }
             var failed = JobDecider.Decide(new ExpireAttempt(attempt, Random.Shared.NextDouble()), job.State, now);
-            new StreamAppend(job.Id, job.TenantId, job.Version, [.. failed], new EventMetadata(Actor: worker), typeof(Job)).AddTo(session);
+            new StreamAppend(job.Id, job.TenantId, job.Version, [.. failed], new EventMetadata(Job.CorrelationOf(job.Id, job.CorrelationId), Actor: worker), typeof(Job))
+                .AddTo(session);
             failures++;
         }
         await session.SaveChangesAsync(ct);

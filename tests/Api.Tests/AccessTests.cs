@@ -58,7 +58,7 @@ public sealed class AccessTests(ApiForAccess api) : IClassFixture<ApiForAccess>
         var acme = api.ClientFor("acme");
         const string idempotencyKey = "isolation-walk";
         var job = (await (await acme.PostJson("/jobs", """{"type":"scan","input":{"fileId":"secret"}}""", idempotencyKey)).Json()).GetProperty("jobId").GetGuid();
-        var lease = Assert.Single(await api.Host.Services.GetRequiredService<JobQueue>().Claim(1, ["scan"], "acme", "acme-worker", TimeSpan.FromMinutes(5), default)).Lease;
+        var lease = Assert.Single(await api.Host.Services.GetRequiredService<JobQueue>().Claim(1, ["scan"], "acme", "acme-worker", "acme-worker", TimeSpan.FromMinutes(5), default)).Lease;
         var before = (await api.Events(job, "acme")).Count;
         var globex = api.ClientFor("globex");
 
@@ -255,15 +255,25 @@ public sealed class AccessTests(ApiForAccess api) : IClassFixture<ApiForAccess>
     }
 
     [Fact]
-    public async Task Answers_carry_the_security_headers()
+    public async Task Answers_carry_the_security_headers_also_when_a_rule_or_a_header_is_refused()
     {
-        var response = await api.CreateClient().GetAsync("/jobs");
+        var client = api.CreateClient();
+        var id = await client.SubmitTranscode();
+        using var banana = new HttpRequestMessage(HttpMethod.Post, $"/jobs/{id}/cancel");
+        banana.Headers.TryAddWithoutValidation("If-Match", "banana");
 
-        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
-        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
-        Assert.Equal("no-referrer", response.Headers.GetValues("Referrer-Policy").Single());
-        Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
-        Assert.False(response.Headers.Contains("Server"));
+        // A success; a broken rule (a queued job cannot be redriven), answered by the exception handler; a bad header.
+        HttpResponseMessage[] answers = [await client.GetAsync("/jobs"), await client.PostAsync($"/jobs/{id}/retry", null), await client.SendAsync(banana)];
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.Conflict, HttpStatusCode.BadRequest], answers.Select(r => r.StatusCode));
+        foreach (var response in answers)
+        {
+            Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+            Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+            Assert.Equal("no-referrer", response.Headers.GetValues("Referrer-Policy").Single());
+            Assert.Contains("no-store", response.Headers.CacheControl?.ToString(), StringComparison.Ordinal);
+            Assert.False(response.Headers.Contains("Server"));
+        }
     }
 
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");

@@ -190,14 +190,15 @@ public sealed class TimeTravelTests(ApiWithoutRunner api) : IClassFixture<ApiWit
         await api.Drive(id, new JobCommand.CompleteJob(1, JsonDocument.Parse("{}").RootElement, "application/json"));
 
         var states = new List<(string, int, long)>();
-        for (var version = 1; version <= 4; version++)
+        // Version 5 is not reached: the job as it stands after its last (4), as /history?version=5 shows every event.
+        for (var version = 1; version <= 5; version++)
         {
             var job = await (await _client.GetAsync($"/jobs/{id}?atVersion={version}")).Json();
             states.Add((job.Str("status"), job.GetProperty("progress").GetInt32(), job.GetProperty("version").GetInt64()));
         }
         var then = await (await _client.GetAsync($"/jobs/{id}?asOf={Uri.EscapeDataString(midway.ToString("O"))}")).Json();
 
-        Assert.Equal([("queued", 0, 1L), ("processing", 0, 2L), ("processing", 40, 3L), ("completed", 100, 4L)], states);
+        Assert.Equal([("queued", 0, 1L), ("processing", 0, 2L), ("processing", 40, 3L), ("completed", 100, 4L), ("completed", 100, 4L)], states);
         Assert.Equal(("processing", 40, "segment 2"), (then.Str("status"), then.GetProperty("progress").GetInt32(), then.Str("message")));
         Assert.Equal("invalid_version", (await (await _client.GetAsync($"/jobs/{id}?atVersion=zero")).Json()).Str("code"));
         var before = await _client.GetAsync($"/jobs/{id}?asOf=2000-01-01T00:00:00Z");

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using EventSourced.Api.Access;
+using EventSourced.EventStore;
 using EventSourced.TestSupport;
 
 namespace EventSourced.Api.Tests;
@@ -52,7 +54,12 @@ public sealed class WorkerTests(ApiWithExternalWorkers api) : IClassFixture<ApiW
 
         Assert.Equal("https://cdn.example/img-1.png", (await (await _client.GetAsync($"/jobs/{id}/result")).Json()).Str("url"));
         var history = await (await _client.GetAsync($"/jobs/{id}/history")).Json();
-        Assert.Equal("worker:thumbnailer-1", history.GetProperty("events")[2].GetProperty("metadata").Str("actor"));
+        // Every event the worker caused, its claim too, names the key it acted with; the worker's own name is in the claim.
+        var keyId = $"key:{api.Key(Tenants.Default, Roles.All)[4..16]}";
+        var events = history.GetProperty("events").EnumerateArray().ToList();
+        Assert.All(events.Skip(1), e => Assert.Equal(keyId, e.GetProperty("metadata").Str("actor")));
+        Assert.Equal("thumbnailer-1", events[1].GetProperty("data").Str("worker"));
+        Assert.Single(events.Select(e => e.GetProperty("metadata").Str("correlationId")).Distinct());
         // The attempt is over: its token no longer speaks for the job.
         Assert.Equal("lease_not_held", (await (await Post($"/workers/jobs/{id}/progress", new { leaseToken = token, percent = 60 })).Json()).Str("code"));
     }
@@ -156,6 +163,7 @@ public sealed class WorkerTests(ApiWithExternalWorkers api) : IClassFixture<ApiW
     [InlineData("""{"types":["thumbnail"],"leaseSeconds":1}""", "leaseSeconds", "'leaseSeconds' must be between 5 and 3600. You entered 1.")]
     [InlineData("""{"types":["thumbnail","transcode"]}""", "types[1]", "'transcode' is run by the service itself; workers claim only external types: bad-content-type, cancelled-while-working, csv-as-object, flaky-cdn, handed-back, long-lease, moved-routes, null-body, rare, slow-worker, thumbnail, token-check, unsafe-result.")]
     [InlineData("null", "$", "Must be a JSON object.")]
+    [InlineData("""{"types":["thumbnail"],"leaseSeconds":"60"}""", "leaseSeconds", "Must be a whole number.")]
     public async Task A_claim_that_makes_no_sense_is_400(string body, string field, string message)
     {
         var response = await _client.PostAsync("/workers/claims", new StringContent(body, null, "application/json"));
@@ -180,6 +188,15 @@ public sealed class WorkerTests(ApiWithExternalWorkers api) : IClassFixture<ApiW
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("validation_failed", (await response.Json()).Str("code"));
         Assert.Equal(version, await Version(id));
+    }
+
+    [Fact]
+    public async Task A_lease_token_that_is_not_a_uuid_is_400_and_says_what_it_must_be()
+    {
+        var response = await Post($"/workers/jobs/{Guid.NewGuid()}/heartbeat", new { leaseToken = "5f0c..." });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.StartsWith("Must be a UUID", (await response.Json()).GetProperty("errors").GetProperty("leaseToken")[0].GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

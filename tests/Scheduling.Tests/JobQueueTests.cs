@@ -27,7 +27,7 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
         {
             while (true)
             {
-                var batch = await Queue.Claim(3, ["race"], null, $"worker-{w}", Lease, default);
+                var batch = await Queue.Claim(3, ["race"], null, $"worker-{w}", $"worker-{w}", Lease, default);
                 if (batch.Count == 0)
                     return;
                 foreach (var job in batch)
@@ -55,8 +55,8 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
         // One slot frees at a time: each claim takes one job.
         var order = new List<string>();
         for (var i = 0; i < 4; i++)
-            order.Add(Assert.Single(await queue.Claim(1, ["fair"], null, "w", Lease, default)).TenantId);
-        var batch = await queue.Claim(3, ["fair"], null, "w", Lease, default);
+            order.Add(Assert.Single(await queue.Claim(1, ["fair"], null, "w", "w", Lease, default)).TenantId);
+        var batch = await queue.Claim(3, ["fair"], null, "w", "w", Lease, default);
 
         Assert.Equal(["backlog", "other", "small", "backlog"], order);
         Assert.Equal(3, batch.Count);
@@ -71,7 +71,7 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
         var cancelled = await db.Submit("wanted");
         await db.Execute(cancelled, new JobCommand.CancelJob(null));
 
-        var claimed = await Queue.Claim(10, ["wanted"], null, "w", Lease, default);
+        var claimed = await Queue.Claim(10, ["wanted"], null, "w", "w", Lease, default);
 
         var job = Assert.Single(claimed);
         Assert.Equal((wanted, "acme"), (job.Submitted.JobId, job.TenantId));
@@ -90,15 +90,15 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
         HashSet<Guid> mine = [await db.Submit("one-tenant", "tenant-b"), await db.Submit("one-tenant", "tenant-b")];
         var after = await db.Submit("one-tenant", "tenant-c");
 
-        var claimed = await Queue.Claim(10, ["one-tenant"], "tenant-b", "w", Lease, default);
-        var none = await Queue.Claim(10, ["one-tenant"], "tenant-0", "w", Lease, default);
+        var claimed = await Queue.Claim(10, ["one-tenant"], "tenant-b", "w", "w", Lease, default);
+        var none = await Queue.Claim(10, ["one-tenant"], "tenant-0", "w", "w", Lease, default);
 
         Assert.Equal(mine.Order(), claimed.Select(j => j.Submitted.JobId).Order());
         Assert.All(claimed, j => Assert.Equal("tenant-b", j.TenantId));
         Assert.Empty(none);
         Assert.Equal(JobStatus.Queued, (await db.Queries.Status(before, "tenant-a", default))!.State.Status);
         Assert.Equal(JobStatus.Queued, (await db.Queries.Status(after, "tenant-c", default))!.State.Status);
-        Assert.Equal(new[] { before, after }.Order(), (await Queue.Claim(10, ["one-tenant"], null, "w", Lease, default)).Select(j => j.Submitted.JobId).Order());
+        Assert.Equal(new[] { before, after }.Order(), (await Queue.Claim(10, ["one-tenant"], null, "w", "w", Lease, default)).Select(j => j.Submitted.JobId).Order());
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
         await db.Submit("capped-other", "busy");
         var quiet = await db.Submit("capped", "quiet");
 
-        var first = await queue.Claim(10, ["capped"], null, "w", Lease, default);
+        var first = await queue.Claim(10, ["capped"], null, "w", "w", Lease, default);
 
         // The busy tenant's two oldest, though three more are due; the quiet tenant's too.
         Assert.Equal(busy.Take(2).Order(), first.Where(j => j.TenantId == "busy").Select(j => j.Submitted.JobId).Order());
@@ -120,16 +120,16 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
 
         // A tenant at its cap takes no place in a claim: another tenant's job gets it, even the only one.
         var late = await db.Submit("capped", "quiet");
-        Assert.Equal(late, Assert.Single(await Capped(2).Claim(1, ["capped", "capped-other"], null, "w", Lease, default)).Submitted.JobId);
+        Assert.Equal(late, Assert.Single(await Capped(2).Claim(1, ["capped", "capped-other"], null, "w", "w", Lease, default)).Submitted.JobId);
         // All types count together, and a claim for the tenant alone is held to it too.
-        Assert.Empty(await queue.Claim(10, ["capped", "capped-other"], null, "w", Lease, default));
-        Assert.Empty(await queue.Claim(10, ["capped", "capped-other"], "busy", "w", Lease, default));
+        Assert.Empty(await queue.Claim(10, ["capped", "capped-other"], null, "w", "w", Lease, default));
+        Assert.Empty(await queue.Claim(10, ["capped", "capped-other"], "busy", "w", "w", Lease, default));
 
         await db.Execute(first.First(j => j.TenantId == "busy").Submitted.JobId, Complete, "busy");
 
-        Assert.Equal("busy", Assert.Single(await queue.Claim(10, ["capped", "capped-other"], null, "w", Lease, default)).TenantId);
+        Assert.Equal("busy", Assert.Single(await queue.Claim(10, ["capped", "capped-other"], null, "w", "w", Lease, default)).TenantId);
         Assert.Equal(2, await Processing("busy"));
-        Assert.Empty(await queue.Claim(10, ["capped", "capped-other"], null, "w", Lease, default));
+        Assert.Empty(await queue.Claim(10, ["capped", "capped-other"], null, "w", "w", Lease, default));
     }
 
     [Fact]
@@ -158,7 +158,7 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
             {
                 var queue = Capped(cap);
                 await go.Task;
-                return await queue.Claim(cap + 1, types, null, $"worker-{w}", Lease, default);
+                return await queue.Claim(cap + 1, types, null, $"worker-{w}", $"worker-{w}", Lease, default);
             })).ToList();
             go.SetResult();
             var batches = await Task.WhenAll(claims);
@@ -177,7 +177,7 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
     public async Task An_expired_lease_becomes_a_failed_attempt_and_the_job_is_taken_again_as_attempt_two()
     {
         var id = await db.Submit("expiring");
-        var first = Assert.Single(await Queue.Claim(1, ["expiring"], null, "dead-node", TimeSpan.FromMilliseconds(1), default));
+        var first = Assert.Single(await Queue.Claim(1, ["expiring"], null, "dead-node", "dead-node", TimeSpan.FromMilliseconds(1), default));
         await Eventually.Get(() => Leases.Check(id, first.Lease.Token, default), l => l.Check == LeaseCheck.Expired, "the lease to run out");
 
         var expired = await Eventually.Get(() => Queue.ExpireLeases(10, "sweeper", default), n => n > 0, "the sweep");
@@ -187,7 +187,7 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
         Assert.Equal((1, "lease_expired"), (failed.Attempt, failed.ErrorCode));
         Assert.Equal(LeaseCheck.NotHeld, (await Leases.Check(id, first.Lease.Token, default)).Check);
 
-        var second = await Eventually.Get(() => Queue.Claim(1, ["expiring"], null, "live-node", Lease, default), c => c.Count == 1, "the retry to be due");
+        var second = await Eventually.Get(() => Queue.Claim(1, ["expiring"], null, "live-node", "live-node", Lease, default), c => c.Count == 1, "the retry to be due");
         Assert.Equal(2, second[0].State.Attempt);
         Assert.Null(await Leases.Renew(id, first.Lease.Token, Lease, default));
     }
@@ -196,13 +196,13 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
     public async Task A_running_job_whose_lease_was_lost_is_retried_rather_than_stranded()
     {
         var id = await db.Submit("orphan");
-        Assert.Single(await Queue.Claim(1, ["orphan"], null, "node", Lease, default));
+        Assert.Single(await Queue.Claim(1, ["orphan"], null, "node", "node", Lease, default));
         await db.Execute($"DELETE FROM {JobLeases.TableName} WHERE job_id = $1", id);
 
         Assert.Equal(1, await Queue.ExpireLeases(100, "sweeper", default));
 
         Assert.Equal("lease_expired", (await Events(id)).OfType<JobAttemptFailed>().Single().ErrorCode);
-        var retry = await Eventually.Get(() => Queue.Claim(1, ["orphan"], null, "node", Lease, default), c => c.Count == 1, "the retry to be due");
+        var retry = await Eventually.Get(() => Queue.Claim(1, ["orphan"], null, "node", "node", Lease, default), c => c.Count == 1, "the retry to be due");
         Assert.Equal(2, retry[0].State.Attempt);
     }
 
@@ -210,7 +210,7 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
     public async Task A_renewal_moves_the_expiry_on_and_the_sweep_leaves_a_live_lease_alone()
     {
         var id = await db.Submit("renewed");
-        var job = Assert.Single(await Queue.Claim(1, ["renewed"], null, "node", TimeSpan.FromMinutes(1), default));
+        var job = Assert.Single(await Queue.Claim(1, ["renewed"], null, "node", "node", TimeSpan.FromMinutes(1), default));
 
         var renewed = await Leases.Renew(id, job.Lease.Token, TimeSpan.FromMinutes(5), default);
 
@@ -224,7 +224,7 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
     public async Task A_renewal_that_names_no_length_keeps_the_length_of_the_last_claim_or_renewal()
     {
         var id = await db.Submit("long-lease");
-        var job = Assert.Single(await Queue.Claim(1, ["long-lease"], null, "node", TimeSpan.FromMinutes(10), default));
+        var job = Assert.Single(await Queue.Claim(1, ["long-lease"], null, "node", "node", TimeSpan.FromMinutes(10), default));
 
         var renewed = await Leases.Renew(id, job.Lease.Token, null, default);
 
@@ -238,7 +238,7 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
     public async Task A_renewal_says_when_someone_asked_to_cancel_the_job()
     {
         var id = await db.Submit("cancelled-while-running");
-        var job = Assert.Single(await Queue.Claim(1, ["cancelled-while-running"], null, "node", Lease, default));
+        var job = Assert.Single(await Queue.Claim(1, ["cancelled-while-running"], null, "node", "node", Lease, default));
         Assert.False((await Leases.Renew(id, job.Lease.Token, null, default))!.Value.CancellationRequested);
 
         await db.Execute(id, new JobCommand.CancelJob("changed my mind"));

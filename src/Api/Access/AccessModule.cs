@@ -37,7 +37,7 @@ public static class AccessModule
             .WithOrigins(access.Value.CorsOrigins)
             .WithMethods("GET", "POST")
             .WithHeaders("Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "Last-Event-ID", "Prefer")
-            .WithExposedHeaders("Location", "Retry-After", "ETag", "Preference-Applied")
+            .WithExposedHeaders("Location", "Retry-After", "ETag", "Preference-Applied", "Idempotent-Replayed")
             .SetPreflightMaxAge(TimeSpan.FromHours(1))));
         services.AddRateLimiter(_ => { });
         services.AddOptions<RateLimiterOptions>().Configure<IOptions<AccessOptions>>((limits, access) => Limit(limits, access.Value));

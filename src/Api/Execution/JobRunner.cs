@@ -125,12 +125,12 @@ public sealed class JobRunner(
         var inProcess = types.All.Where(t => t.RunsInProcess).ToList();
         string[] unlimited = [.. inProcess.Where(t => t.Concurrency is null).Select(t => t.Name)];
         if (free > 0 && unlimited.Length > 0)
-            claimed.AddRange(await queue.Claim(free, unlimited, onlyTenant: null, _worker, _options.LeaseDuration, ct));
+            claimed.AddRange(await queue.Claim(free, unlimited, onlyTenant: null, _worker, _worker, _options.LeaseDuration, ct));
         foreach (var type in inProcess.Where(t => t.Concurrency is not null))
         {
             var room = Math.Min(free - claimed.Count, type.Concurrency!.Value - running.Values.Count(t => t == type.Name));
             if (room > 0)
-                claimed.AddRange(await queue.Claim(room, [type.Name], onlyTenant: null, _worker, _options.LeaseDuration, ct));
+                claimed.AddRange(await queue.Claim(room, [type.Name], onlyTenant: null, _worker, _worker, _options.LeaseDuration, ct));
         }
         if (claimed.Count > 0)
             _wakeup.Signal.Set(); // there may be more due: look again straight away
@@ -143,7 +143,7 @@ public sealed class JobRunner(
         var type = types.Find(submitted.Type)!;
         var attempt = claimed.State.Attempt;
         var execution = new JobExecution(submitted.JobId, claimed.TenantId, claimed.State, claimed.Version, commits, queries,
-            new EventMetadata(submitted.CorrelationId, null, _worker), clock, _options.LeaseDuration, logger);
+            new EventMetadata(Job.CorrelationOf(submitted.JobId, submitted.CorrelationId), null, _worker), clock, _options.LeaseDuration, logger);
 
         using var cancelRequested = new CancellationTokenSource();
         using var leaseLost = new CancellationTokenSource();

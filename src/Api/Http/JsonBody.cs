@@ -94,7 +94,7 @@ public static class JsonBody
     public static (T? Value, Dictionary<string, string[]>? Errors) Deserialize<T>(JsonElement json, string prefix)
         where T : class
     {
-        var fields = Strict.GetTypeInfo(typeof(T)).Properties.Select(p => p.Name).ToList();
+        var fields = Strict.GetTypeInfo(typeof(T)).Properties.ToDictionary(p => p.Name, p => p.PropertyType);
         if (json.ValueKind != JsonValueKind.Object)
             return (null, new() { [Key(prefix, "")] = ["Must be a JSON object."] });
         try
@@ -104,12 +104,25 @@ public static class JsonBody
         catch (JsonException e)
         {
             var field = e.Path is { Length: > 2 } path ? path[2..] : "";
-            var message = fields.Contains(field.Split('.', '[')[0])
-                ? "The value does not have the expected type."
-                : $"Unknown field. The fields are: {string.Join(", ", fields)}.";
+            var message = fields.TryGetValue(field.Split('.', '[')[0], out var type)
+                ? $"Must be {Expected(type)}."
+                : $"Unknown field. The fields are: {string.Join(", ", fields.Keys)}.";
             return (null, new() { [Key(prefix, field)] = [message] });
         }
     }
+
+    /// <summary>What a field of <paramref name="type"/> takes, in a client's words.</summary>
+    private static string Expected(Type type) => (Nullable.GetUnderlyingType(type) ?? type) switch
+    {
+        var t when t == typeof(Guid) => "a UUID, such as 5f0c2a4e-8d1b-4c3a-9e7f-1a2b3c4d5e6f",
+        var t when t == typeof(int) || t == typeof(long) => "a whole number",
+        var t when t == typeof(double) || t == typeof(decimal) => "a number",
+        var t when t == typeof(bool) => "true or false",
+        var t when t == typeof(string) => "a string",
+        var t when t == typeof(DateTimeOffset) => "a time such as 2026-11-24T12:00:00Z",
+        var t when t != typeof(string) && t.IsAssignableTo(typeof(System.Collections.IEnumerable)) => "an array",
+        _ => "of another type",
+    };
 
     /// <summary>
     /// Reads, deserializes strictly and validates a small request body. Without a body, <paramref name="whenEmpty"/>

@@ -3,21 +3,22 @@ namespace EventSourced.Api.Http;
 /// <summary>
 /// Headers that keep browsers from misusing responses: nothing is sniffed into another type, framed or cached
 /// (answers carry tenants' data; a job's own ETag still saves re-reading it), and no URL (a stream token in
-/// it) leaks through Referer. Strict-Transport-Security only over HTTPS, where it means something.
+/// it) leaks through Referer. Strict-Transport-Security only over HTTPS, where it means something. Set just before
+/// the headers go out, so that they survive the exception handler, which clears a failed response's headers.
 /// </summary>
 public static class SecurityHeaders
 {
     public static void UseSecurityHeaders(this IApplicationBuilder app) => app.Use((http, next) =>
     {
-        var headers = http.Response.Headers;
-        headers.XContentTypeOptions = "nosniff";
-        headers.XFrameOptions = "DENY";
-        headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
-        headers["Referrer-Policy"] = "no-referrer";
-        if (http.Request.IsHttps)
-            headers.StrictTransportSecurity = "max-age=31536000";
         http.Response.OnStarting(() =>
         {
+            var headers = http.Response.Headers;
+            headers.XContentTypeOptions = "nosniff";
+            headers.XFrameOptions = "DENY";
+            headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
+            headers["Referrer-Policy"] = "no-referrer";
+            if (http.Request.IsHttps)
+                headers.StrictTransportSecurity = "max-age=31536000";
             if (!headers.ContainsKey("Cache-Control"))
                 headers.CacheControl = "no-store";
             return Task.CompletedTask;

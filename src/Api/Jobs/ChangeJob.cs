@@ -45,8 +45,7 @@ public static class ChangeJobHandler
 
         var events = JobDecider.Decide(change.Command, job.State, clock.GetUtcNow());
         await FeedHorizon.OpenTransactionBeforeNumbering(session, CancellationToken.None);
-        // Every event of a job carries the correlation id it was submitted with, so an auditor finds them all by it.
-        session.CorrelationId = job.CorrelationId ?? change.Metadata.CorrelationId;
+        session.CorrelationId = Job.CorrelationOf(job.Id, job.CorrelationId);
         session.CausationId = change.Metadata.CausationId;
         session.LastModifiedBy = change.Metadata.Actor;
         return (new JobChanged(events.Aggregate(job.State, Job.Evolve), version + events.Count), events);

@@ -56,7 +56,7 @@ public static class ProviderWebhookHandler
             return $"ignored: {webhook.Type} is neither a success (*.succeeded) nor a failure (*.failed)";
         try
         {
-            var metadata = new EventMetadata(job.CorrelationId, $"webhook:{webhook.Id}", webhook.Provider);
+            var metadata = new EventMetadata(Job.CorrelationOf(job.Id, job.CorrelationId), $"webhook:{webhook.Id}", webhook.Provider);
             var changed = await bus.InvokeForTenantAsync<JobChanged>(tenant, new ChangeJob(job.Id, command, null, metadata), ct);
             return JobDecider.Name(changed.State.Status);
         }

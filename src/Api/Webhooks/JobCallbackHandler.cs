@@ -57,7 +57,7 @@ public static class JobCallbackHandler
         {
             await using var session = store.LightweightSession(due.TenantId);
             var outbox = new MartenOutbox(runtime, session);
-            session.CorrelationId = view.CorrelationId;
+            session.CorrelationId = Job.CorrelationOf(view.Id, view.CorrelationId);
             session.CausationId = messageId;
             session.LastModifiedBy = "webhooks";
             session.Events.Append(due.JobId, outcome);

@@ -52,7 +52,7 @@ public static class WorkerEndpoints
         var deadline = DateTime.UtcNow + wait;
         while (true)
         {
-            if (await queue.Claim(1, request.Types!, Tenant.Of(http), worker, lease, ct) is [var job])
+            if (await queue.Claim(1, request.Types!, Tenant.Of(http), worker, RequestMetadata.Of(http).Actor!, lease, ct) is [var job])
                 return TypedResults.Ok(Work(job));
             var remaining = deadline - DateTime.UtcNow;
             if (remaining <= TimeSpan.Zero)
@@ -130,7 +130,7 @@ public static class WorkerEndpoints
             return holder.Check == LeaseCheck.Expired ? LeaseExpired() : LeaseNotHeld();
 
         var changed = await bus.InvokeForTenantAsync<JobChanged>(holder.TenantId,
-            new ChangeJob(id, command(request, holder), null, RequestMetadata.Of(http, $"worker:{holder.Holder}")), ct);
+            new ChangeJob(id, command(request, holder), null, RequestMetadata.Of(http)), ct);
         if (finishes)
             await leases.Release(id, token, CancellationToken.None);
         return TypedResults.Ok(new WorkerOutcome(JobDecider.Name(changed.State.Status), changed.State.Attempt, changed.Version, changed.State.CancellationRequested));

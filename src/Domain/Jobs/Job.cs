@@ -69,4 +69,10 @@ public sealed record Job(
     };
 
     public static Job? Fold(IEnumerable<JobEvent> events) => events.Aggregate((Job?)null, Evolve);
+
+    /// <summary>
+    /// The correlation id every event of a job carries, whoever appends it: the one it was submitted with, or else the job's
+    /// own id. An auditor finds a job's whole history by it, as one trace.
+    /// </summary>
+    public static string CorrelationOf(Guid jobId, string? submitted) => submitted ?? jobId.ToString();
 }

@@ -127,13 +127,11 @@ public sealed class JobSubmissions(
 
         var type = types.Find(request.Type!)!;
         var fingerprint = Idempotency.Fingerprint(JsonSerializer.SerializeToElement(request, Canonical));
-        var metadata = RequestMetadata.Of(http);
-        if (request.CorrelationId is { } correlation)
-            metadata = metadata with { CorrelationId = correlation };
         // The key's first job, or, when that one has expired, the next: the store's unique stream id settles races either way.
         for (var generation = 0; ; generation++)
         {
             var jobId = Idempotency.JobId(tenant, key, generation);
+            var metadata = RequestMetadata.Of(http) with { CorrelationId = Job.CorrelationOf(jobId, request.CorrelationId) };
             var now = clock.GetUtcNow();
             var submitted = JobDecider.Decide(
                 new JobCommand.SubmitJob(jobId, type.Name, request.Input!.Value, request.CallbackUrl, request.CorrelationId, fingerprint, key,
