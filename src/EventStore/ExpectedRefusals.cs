@@ -1,45 +1,54 @@
 using Marten;
 using Marten.Exceptions;
 using Marten.Services;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace EventSourced.EventStore;
 
 /// <summary>
-/// A session logger that keeps quiet about the refusals an append expects: a stream that already exists (a client's retry
-/// of a submission, answered from the existing job) or one that moved on (a command decided again). Marten logs every failed
-/// command as an error, with its SQL and parameters, which would fill the log with clients' inputs on ordinary retries.
-/// Every other failure is passed on to the session's own logger.
+/// Marten's logger for the store, as Marten's own would log (failures as errors, schema changes as information), except
+/// for the refusals an append expects: a stream that already exists (a client's retry of a submission, answered from the
+/// existing job) or a version taken meanwhile (a command decided again). Marten logs each failed command as an error with
+/// its SQL and parameters, five entries per retry, which would fill the log with clients' inputs on ordinary retries.
 /// </summary>
-public sealed class ExpectedRefusals(IMartenSessionLogger inner) : IMartenSessionLogger
+public sealed class ExpectedRefusals(ILogger<IDocumentStore> logger) : IMartenLogger, IMartenSessionLogger
 {
-    public static void Quiet(IDocumentSession session) => session.Logger = new ExpectedRefusals(session.Logger);
+    public IMartenSessionLogger StartSession(IQuerySession session) => this;
 
-    public void LogFailure(NpgsqlCommand command, Exception ex)
-    {
-        if (!IsExpected(ex))
-            inner.LogFailure(command, ex);
-    }
+    public void SchemaChange(string sql) => logger.LogInformation("Marten changed the schema:\n{Sql}", sql);
 
-    public void LogFailure(NpgsqlBatch batch, Exception ex)
-    {
-        if (!IsExpected(ex))
-            inner.LogFailure(batch, ex);
-    }
+    public void LogFailure(NpgsqlCommand command, Exception ex) => LogFailure(ex, command.CommandText);
+
+    public void LogFailure(NpgsqlBatch batch, Exception ex) => LogFailure(ex, string.Join('\n', batch.BatchCommands.Cast<NpgsqlBatchCommand>().Select(c => c.CommandText)));
 
     public void LogFailure(Exception ex, string message)
     {
         if (!IsExpected(ex))
-            inner.LogFailure(ex, message);
+            logger.LogError(ex, "Marten failed executing:\n{Sql}", message);
     }
 
-    public void LogSuccess(NpgsqlCommand command) => inner.LogSuccess(command);
-    public void LogSuccess(NpgsqlBatch batch) => inner.LogSuccess(batch);
-    public void RecordSavedChanges(IDocumentSession session, IChangeSet commit) => inner.RecordSavedChanges(session, commit);
-    public void OnBeforeExecute(NpgsqlCommand command) => inner.OnBeforeExecute(command);
-    public void OnBeforeExecute(NpgsqlBatch batch) => inner.OnBeforeExecute(batch);
+    public void LogSuccess(NpgsqlCommand command)
+    {
+    }
 
-    /// <summary>A unique key broken (the stream's id, or an event's version in its stream), as Marten reports it or as PostgreSQL does.</summary>
+    public void LogSuccess(NpgsqlBatch batch)
+    {
+    }
+
+    public void RecordSavedChanges(IDocumentSession session, IChangeSet commit)
+    {
+    }
+
+    public void OnBeforeExecute(NpgsqlCommand command)
+    {
+    }
+
+    public void OnBeforeExecute(NpgsqlBatch batch)
+    {
+    }
+
+    /// <summary>A unique key broken (a stream's id, an event's version in its stream), as Marten reports it or as PostgreSQL does.</summary>
     private static bool IsExpected(Exception ex) => ex switch
     {
         ExistingStreamIdCollisionException or JasperFx.ConcurrencyException => true,

@@ -130,7 +130,6 @@ public sealed class GroupCommit(IDocumentStore store)
     private static async Task<Appended[]> Commit(IDocumentStore store, StreamAppend[] appends)
     {
         await using var session = store.LightweightSession();
-        ExpectedRefusals.Quiet(session);
         var actions = appends.Select(a => a.AddTo(session)).ToArray();
         await FeedHorizon.OpenTransactionBeforeNumbering(session, CancellationToken.None);
         await session.SaveChangesAsync(CancellationToken.None);

@@ -57,6 +57,7 @@ public static class DatabaseSetup
         // when it dies its lock goes with its connection, and another node takes over from the progress it committed.
         services.AddMarten(JobStorage.Configure).UseNpgsqlDataSource().UseLightweightSessions().IntegrateWithWolverine()
             .AddAsyncDaemon(DaemonMode.HotCold);
+        services.ConfigureMarten((sp, options) => options.Logger(new ExpectedRefusals(sp.GetRequiredService<ILogger<IDocumentStore>>())));
         services.AddSingleton<GroupCommit>();
         services.AddSingleton<StreamReads>();
         services.AddSingleton<FeedHorizon>();
