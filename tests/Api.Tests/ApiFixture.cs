@@ -25,6 +25,11 @@ public class ApiFixture : IAsyncLifetime
         ["Runner:PollInterval"] = "00:00:00.200",
     };
 
+    /// <summary>Services a fixture adds to the app's (a log capture, say).</summary>
+    protected virtual void ConfigureServices(IServiceCollection services)
+    {
+    }
+
     /// <summary>Tests make requests far faster than any client should: the limits are tested on their own.</summary>
     private static readonly Dictionary<string, string?> GenerousLimits = new()
     {
@@ -74,6 +79,7 @@ public class ApiFixture : IAsyncLifetime
         Host = await AlbaHost.For<Program>(builder =>
         {
             builder.UseEnvironment("Testing");
+            builder.ConfigureServices(ConfigureServices);
             builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(new Dictionary<string, string?>(GenerousLimits.Concat(Settings)
                 .GroupBy(s => s.Key).Select(g => g.Last()))
             {
