@@ -79,7 +79,7 @@ public static partial class HttpScenarios
     /// <summary>The request's credential as a Lua table entry.</summary>
     private static string Credential(ApiServer api) => $"[\"{api.Credential.Name}\"] = \"{api.Credential.Value}\"";
 
-    /// <summary>Jobs to read: those the submit scenario made, or a batch made now when it did not run.</summary>
+    /// <summary>Jobs to read: those the submit scenario made (status needs it to have run first).</summary>
     private static async Task<List<Guid>> JobIds(string connectionString, int limit)
     {
         await using var dataSource = PostgresDataSource.Create(connectionString);

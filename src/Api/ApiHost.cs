@@ -28,12 +28,13 @@ public static class ApiHost
 
         // "projections ..." and "keys ..." are an operator's commands, not a server: only their --Section:Name=value words are settings.
         var command = args is [("projections" or "keys") and var name, ..] ? name : null;
-        var settings = command is null ? args : args[1..].Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains('=', StringComparison.Ordinal)).ToArray();
+        static bool IsSetting(string word) => word.StartsWith("--", StringComparison.Ordinal) && word.Contains('=', StringComparison.Ordinal);
+        string[] settings = command is null ? args : [.. args.Skip(1).Where(IsSetting)];
+        string[] words = command is null ? [] : [.. args.Skip(1).Where(w => !IsSetting(w))];
         try
         {
             var app = Build(new WebApplicationOptions { Args = settings }, configure);
             await app.Services.GetRequiredService<DatabaseStartup>().StartAsync(default);
-            string[] words = [.. args[1..].Except(settings)];
             switch (command)
             {
                 case "projections":

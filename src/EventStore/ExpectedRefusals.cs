@@ -48,11 +48,14 @@ public sealed class ExpectedRefusals(ILogger<IDocumentStore> logger) : IMartenLo
     {
     }
 
-    /// <summary>A unique key broken (a stream's id, an event's version in its stream), as Marten reports it or as PostgreSQL does.</summary>
+    /// <summary>
+    /// A stream's id or an event's version taken, as Marten reports it or as PostgreSQL does (a unique key of the event
+    /// tables); a unique key broken anywhere else is a fault and is logged.
+    /// </summary>
     private static bool IsExpected(Exception ex) => ex switch
     {
         ExistingStreamIdCollisionException or JasperFx.ConcurrencyException => true,
-        PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } => true,
+        PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, TableName: "mt_streams" or "mt_events" } => true,
         { InnerException: { } inner } => IsExpected(inner),
         _ => false,
     };

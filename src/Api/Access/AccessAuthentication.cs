@@ -12,7 +12,7 @@ namespace EventSourced.Api.Access;
 /// <summary>
 /// The one authentication scheme: an API key as a bearer token; on a job's event stream, a browser's stream token
 /// (access_token in the URL, as EventSource sends no headers); or, only when a gateway in front is trusted to
-/// have authenticated the caller, its tenant headers. Refusals are problems: 401 with WWW-Authenticate, or 403.
+/// have authenticated the caller, its tenant headers, which then come first. Refusals are problems: 401 with WWW-Authenticate, or 403.
 /// </summary>
 public sealed class AccessAuthentication(
     IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions, ILoggerFactory logger, UrlEncoder encoder,
@@ -26,6 +26,15 @@ public sealed class AccessAuthentication(
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
+        // Behind a trusted gateway, the gateway has authenticated the caller: whatever credential it passed on is its business.
+        if (access.Value.TrustGatewayHeaders && Request.Headers[Tenant.Header] is [{ } tenant])
+        {
+            if (!Tenant.IsValid(tenant))
+                return AuthenticateResult.Fail($"{Tenant.Header} must be 1 to 64 letters, digits, '.', '_' or '-'.");
+            var roles = List(Request.Headers[RolesHeader].ToString());
+            var types = List(Request.Headers[JobTypesHeader].ToString());
+            return Success($"gateway:{tenant}", tenant, roles.Length > 0 ? roles : [Roles.Client], types.Length > 0 ? types : [AccessClaims.AnyJobType]);
+        }
         var authorization = Request.Headers.Authorization.ToString();
         if (authorization.Length > 0)
         {
@@ -46,14 +55,6 @@ public sealed class AccessAuthentication(
             return await tokens.Check(token, jobId, Context.RequestAborted) is { } opened
                 ? Success($"stream:{jobId}", opened.Tenant, [], [], new Claim(AccessClaims.StreamOfJob, jobId.ToString()))
                 : AuthenticateResult.Fail("The stream token is not valid for this job, or has expired: get a fresh eventsUrl from GET /jobs/{id}.");
-        }
-        if (access.Value.TrustGatewayHeaders && Request.Headers[Tenant.Header] is [{ } tenant])
-        {
-            if (!Tenant.IsValid(tenant))
-                return AuthenticateResult.Fail($"{Tenant.Header} must be 1 to 64 letters, digits, '.', '_' or '-'.");
-            var roles = List(Request.Headers[RolesHeader].ToString());
-            var types = List(Request.Headers[JobTypesHeader].ToString());
-            return Success($"gateway:{tenant}", tenant, roles.Length > 0 ? roles : [Roles.Client], types.Length > 0 ? types : [AccessClaims.AnyJobType]);
         }
         return AuthenticateResult.NoResult();
     }

@@ -18,7 +18,9 @@ public static class AccessModule
     public static IServiceCollection AddAccess(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AccessOptions>().Bind(configuration.GetSection("Access"))
-            .Validate(o => o.RequestsPerSecond > 0 && o.Burst > 0 && o.MaxStreamsPerTenant > 0, "Access limits must be positive.")
+            .Validate(o => o.RequestsPerSecond > 0 && o.Burst > 0 && o.MaxStreamsPerTenant > 0 && o.KeyCacheSeconds >= 0, "Access limits must be positive.")
+            .Validate(o => o.StreamTokenLifetime > TimeSpan.Zero, "Access:StreamTokenLifetime must be positive.")
+            .Validate(o => o.StreamTokenSecret is null || o.StreamTokenSecret.Length >= 32, "Access:StreamTokenSecret must be at least 32 characters.")
             .ValidateOnStart();
         services.AddSingleton<ApiKeys>();
         services.AddSingleton<StreamTokens>();
@@ -37,7 +39,7 @@ public static class AccessModule
             .WithOrigins(access.Value.CorsOrigins)
             .WithMethods("GET", "POST")
             .WithHeaders("Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "Last-Event-ID", "Prefer")
-            .WithExposedHeaders("Location", "Retry-After", "ETag", "Preference-Applied", "Idempotent-Replayed")
+            .WithExposedHeaders("Location", "Retry-After", "ETag", "Preference-Applied", "Idempotent-Replayed", "Feed-Horizon", "WWW-Authenticate")
             .SetPreflightMaxAge(TimeSpan.FromHours(1))));
         services.AddRateLimiter(_ => { });
         services.AddOptions<RateLimiterOptions>().Configure<IOptions<AccessOptions>>((limits, access) => Limit(limits, access.Value));
@@ -56,9 +58,10 @@ public static class AccessModule
                 ReplenishmentPeriod = TimeSpan.FromSeconds(1),
                 QueueLimit = 0,
             }));
-        // Event streams always hold their connection; GET /jobs/{id} only as a long poll (Prefer: wait=N).
-        limits.AddPolicy(OpenStreams, http => http.Request.Path.Value!.EndsWith("/events", StringComparison.Ordinal)
-                || http.Request.Path.Value.EndsWith("/events/stream", StringComparison.Ordinal) || http.Request.Headers.ContainsKey("Prefer")
+        // Event streams always hold their connection; a job's status and a worker's claim only as long polls (Prefer: wait=N).
+        limits.AddPolicy(OpenStreams, http => http.Request.Method == HttpMethods.Get && http.Request.Path.Value!.EndsWith("/events", StringComparison.Ordinal)
+                || http.Request.Path.Value!.EndsWith("/events/stream", StringComparison.Ordinal)
+                || http.Request.Headers["Prefer"].ToString().Contains("wait=", StringComparison.OrdinalIgnoreCase)
             ? RateLimitPartition.GetConcurrencyLimiter(http.User.FindFirst(AccessClaims.Tenant)?.Value ?? "",
                 _ => new ConcurrencyLimiterOptions { PermitLimit = options.MaxStreamsPerTenant, QueueLimit = 0 })
             : RateLimitPartition.GetNoLimiter(""));

@@ -9,6 +9,9 @@ public sealed class AccessOptions
     /// </summary>
     public bool TrustGatewayHeaders { get; set; }
 
+    /// <summary>How long a node keeps what it learnt of a key (or of an id that is none): how soon a revocation, or a new key, is seen.</summary>
+    public int KeyCacheSeconds { get; set; } = 10;
+
     /// <summary>Signs browsers' stream tokens; when unset, a secret kept in the database (the same for every node).</summary>
     public string? StreamTokenSecret { get; set; }
 

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Marten;
+using Microsoft.Extensions.Options;
 
 namespace EventSourced.Api.Access;
 
@@ -20,17 +21,20 @@ public sealed record CreatedKey(ApiKey Stored, string Key);
 
 /// <summary>
 /// Creates, revokes, lists and checks API keys. A key reads "esk_{id}_{secret}": the id finds the stored key
-/// with one primary-key read, the secret is compared with its hash in constant time. Checked keys are kept in
-/// memory for <see cref="CacheFor"/>, so a busy key costs no database read per request; a revocation is
-/// seen at once on the node that made it and within that time on the others.
+/// with one primary-key read, the secret is compared with its hash in constant time. What a node learns of an id, the key
+/// or that there is none, it keeps for Access:KeyCacheSeconds (10 s): a busy key costs no database read per request, nor
+/// does a flood of made-up ids; a revoked key is refused, and a new one accepted, within that time on every node.
 /// </summary>
-public sealed class ApiKeys(IDocumentStore store, TimeProvider clock)
+public sealed class ApiKeys(IDocumentStore store, IOptions<AccessOptions> options, TimeProvider clock)
 {
     public const string Prefix = "esk_";
-    public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(10);
     private const int IdLength = 12;
+    // Ids kept at most: past it the memory of ids is dropped and learnt again, so made-up ids cannot fill it.
+    private const int MaxKnownIds = 100_000;
 
-    private readonly ConcurrentDictionary<string, (ApiKey? Key, DateTimeOffset Until)> _checked = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (ApiKey? Key, DateTimeOffset Until)> _known = new(StringComparer.Ordinal);
+
+    public TimeSpan CacheFor => TimeSpan.FromSeconds(options.Value.KeyCacheSeconds);
 
     public async Task<CreatedKey> Create(string tenant, IReadOnlyList<string> roles, IReadOnlyList<string> jobTypes, string? name, CancellationToken ct)
     {
@@ -54,7 +58,6 @@ public sealed class ApiKeys(IDocumentStore store, TimeProvider clock)
             session.Update(key with { RevokedAt = clock.GetUtcNow() });
             await session.SaveChangesAsync(ct);
         }
-        _checked.TryRemove(id, out _);
         return true;
     }
 
@@ -72,13 +75,13 @@ public sealed class ApiKeys(IDocumentStore store, TimeProvider clock)
             return null;
         var id = presented.Substring(Prefix.Length, IdLength);
         var now = clock.GetUtcNow();
-        if (!_checked.TryGetValue(id, out var known) || known.Until < now)
+        if (!_known.TryGetValue(id, out var known) || known.Until < now)
         {
             await using var session = store.QuerySession();
             known = (await session.LoadAsync<ApiKey>(id, ct), now + CacheFor);
-            // Unknown ids are not kept: anyone can make up ids, and memory would fill with them.
-            if (known.Key is not null)
-                _checked[id] = known;
+            if (_known.Count >= MaxKnownIds)
+                _known.Clear();
+            _known[id] = known;
         }
         return known.Key is { RevokedAt: null } key
             && CryptographicOperations.FixedTimeEquals(Convert.FromHexString(key.Hash), SHA256.HashData(Encoding.UTF8.GetBytes(presented)))

@@ -54,8 +54,8 @@ public static class AccessPolicies
         // A job's events: whoever may read jobs, or a browser holding that job's stream token (and nothing else).
         options.AddPolicy(FollowJob, p => p.RequireAssertion(context =>
             context.User.IsInRole(Roles.Client) || context.User.IsInRole(Roles.Auditor) || context.User.IsInRole(Roles.Admin)
-            || (context.Resource is HttpContext http && context.User.FindFirst(AccessClaims.StreamOfJob)?.Value is { } job
-                && string.Equals(http.GetRouteValue("id")?.ToString(), job, StringComparison.OrdinalIgnoreCase))));
+            || (context.Resource is HttpContext http && Guid.TryParse(context.User.FindFirst(AccessClaims.StreamOfJob)?.Value, out var job)
+                && Guid.TryParse(http.GetRouteValue("id")?.ToString(), out var route) && job == route)));
         // A route that names no policy still needs a caller: a new endpoint is closed until someone opens it on purpose.
         options.FallbackPolicy = new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build();
     }

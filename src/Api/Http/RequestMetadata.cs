@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using EventSourced.EventStore;
 
 namespace EventSourced.Api.Http;
@@ -6,9 +5,11 @@ namespace EventSourced.Api.Http;
 public static class RequestMetadata
 {
     /// <summary>
-    /// What events appended for this request record about it: its trace as correlation, the request as cause, and who
-    /// acted (by default the caller's credential, "key:{id}", which the key list names).
+    /// What events appended for this request record about it: the request as their cause, and who acted (by default the
+    /// caller's credential, "key:{id}", which the key list names). Their correlation id is the job's, set where they are appended.
     /// </summary>
-    public static EventMetadata Of(HttpContext http, string? actor = null) =>
-        new(Activity.Current?.TraceId.ToString(), http.TraceIdentifier, actor ?? http.User.Identity?.Name ?? "api");
+    public static EventMetadata Of(HttpContext http) => new(null, http.TraceIdentifier, Actor(http));
+
+    /// <summary>Who the request acts as: its credential's name ("key:{id}"; "gateway:{tenant}" behind a trusted gateway).</summary>
+    public static string Actor(HttpContext http) => http.User.Identity?.Name ?? "api";
 }

@@ -30,7 +30,7 @@ public static class KeysCommand
             case ["revoke", var id]:
                 if (await keys.Revoke(id, ct))
                 {
-                    await output.WriteLineAsync($"Revoked key {id}. Other nodes refuse it within {ApiKeys.CacheFor.TotalSeconds:F0} s.");
+                    await output.WriteLineAsync($"Revoked key {id}. Every node refuses it within {keys.CacheFor.TotalSeconds:F0} s.");
                     return 0;
                 }
                 await errors.WriteLineAsync($"There is no key {id}; ./run keys list shows them.");

@@ -10,6 +10,7 @@ using EventSourced.Scheduling;
 using FluentValidation;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.RateLimiting;
 using Wolverine;
 using Wolverine.Http;
 using static EventSourced.Domain.Jobs.JobCommand;
@@ -30,6 +31,7 @@ public static class WorkerEndpoints
     private static readonly TimeSpan ClaimPoll = TimeSpan.FromSeconds(1);
 
     [Authorize(Policy = AccessPolicies.Work)]
+    [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverinePost("/workers/claims", OperationId = "ClaimWork")]
     public static async Task<IResult> Claim(
         HttpContext http, [FromServices] JobQueue queue, [FromServices] EventNotifications notifications, IValidator<ClaimRequest> validator, CancellationToken ct)
@@ -52,7 +54,7 @@ public static class WorkerEndpoints
         var deadline = DateTime.UtcNow + wait;
         while (true)
         {
-            if (await queue.Claim(1, request.Types!, Tenant.Of(http), worker, RequestMetadata.Of(http).Actor!, lease, ct) is [var job])
+            if (await queue.Claim(1, request.Types!, Tenant.Of(http), worker, RequestMetadata.Actor(http), lease, ct) is [var job])
                 return TypedResults.Ok(Work(job));
             var remaining = deadline - DateTime.UtcNow;
             if (remaining <= TimeSpan.Zero)

@@ -8,7 +8,8 @@ using Marten;
 namespace EventSourced.Api.Jobs.History;
 
 /// <summary>
-/// GET /jobs/{id}?atVersion=N or ?asOf=2026-11-22T12:00:00Z: the job as it stood then, for auditors. Folded from its events
+/// GET /jobs/{id}?atVersion=N or ?asOf=2026-11-22T12:00:00Z: the job as it stood then, for whoever may read the job (its
+/// full history, event by event, is /history, for auditors). Folded from its events
 /// up to that point by Marten's live aggregation with the status projection (the domain's own evolve), not read from the
 /// read model, so it holds for any past moment; an expired job is still shown, an archived one is not.
 /// </summary>
