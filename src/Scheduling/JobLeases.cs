@@ -58,12 +58,13 @@ public sealed class JobLeases(NpgsqlDataSource dataSource)
     /// <paramref name="token"/> still holds it and it has not run out. Returns the new lease and whether
     /// someone asked to cancel the job, or null when the lease is lost. A job whose status row is missing (a damaged
     /// read model) keeps its lease all the same; a cancellation is seen at the next renewal after the row is back.
+    /// With <paramref name="tenant"/>, only that tenant's lease: another's is lost, as one that does not exist.
     /// </summary>
-    public async Task<(Lease Lease, bool CancellationRequested)?> Renew(Guid jobId, Guid token, TimeSpan? duration, CancellationToken ct)
+    public async Task<(Lease Lease, bool CancellationRequested)?> Renew(Guid jobId, Guid token, string? tenant, TimeSpan? duration, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand($"""
             UPDATE {TableName} AS l SET duration = coalesce($3, l.duration), expires_at = clock_timestamp() + coalesce($3, l.duration)
-            WHERE l.job_id = $1 AND l.token = $2 AND l.expires_at > now()
+            WHERE l.job_id = $1 AND l.token = $2 AND l.expires_at > now() AND ($4::text IS NULL OR l.tenant_id = $4)
             RETURNING l.attempt, l.expires_at, coalesce(
                 (SELECT (j.data -> 'state' ->> 'cancellationRequested')::boolean
                  FROM {EventStoreSetup.Schema}.mt_doc_job_status AS j WHERE j.id = l.job_id AND j.tenant_id = l.tenant_id),
@@ -72,18 +73,24 @@ public sealed class JobLeases(NpgsqlDataSource dataSource)
         command.Parameters.Add(new() { Value = jobId });
         command.Parameters.Add(new() { Value = token });
         command.Parameters.Add(new() { Value = (object?)duration ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Interval });
+        command.Parameters.Add(new() { Value = (object?)tenant ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         await using var reader = await command.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct))
             return null;
         return (new Lease(jobId, reader.GetInt32(0), token, reader.GetFieldValue<DateTimeOffset>(1)), reader.GetBoolean(2));
     }
 
-    /// <summary>Whether <paramref name="token"/> holds the job's lease, for which attempt, who took it, and the job's tenant.</summary>
-    public async Task<LeaseHolder> Check(Guid jobId, Guid token, CancellationToken ct)
+    /// <summary>
+    /// Whether <paramref name="token"/> holds the job's lease, for which attempt, who took it, and the job's tenant. With
+    /// <paramref name="tenant"/>, only that tenant's lease: another's is not held, as one that does not exist.
+    /// </summary>
+    public async Task<LeaseHolder> Check(Guid jobId, Guid token, string? tenant, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand($"SELECT attempt, expires_at > now(), holder, tenant_id FROM {TableName} WHERE job_id = $1 AND token = $2");
+        await using var command = dataSource.CreateCommand(
+            $"SELECT attempt, expires_at > now(), holder, tenant_id FROM {TableName} WHERE job_id = $1 AND token = $2 AND ($3::text IS NULL OR tenant_id = $3)");
         command.Parameters.Add(new() { Value = jobId });
         command.Parameters.Add(new() { Value = token });
+        command.Parameters.Add(new() { Value = (object?)tenant ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         await using var reader = await command.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct))
             return new LeaseHolder(LeaseCheck.NotHeld, 0, "", "");

@@ -77,8 +77,8 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
         Assert.Equal((wanted, "acme"), (job.Submitted.JobId, job.TenantId));
         Assert.Equal((JobStatus.Processing, 1, 2L), (job.State.Status, job.State.Attempt, job.Version));
         Assert.Equal(job.LastSeq, await db.Scalar<long>("SELECT max(seq_id) FROM jobs.mt_events WHERE stream_id = $1", wanted));
-        Assert.Equal(new LeaseHolder(LeaseCheck.Held, 1, "w", "acme"), await Leases.Check(wanted, job.Lease.Token, default));
-        Assert.Equal(LeaseCheck.NotHeld, (await Leases.Check(wanted, Guid.NewGuid(), default)).Check);
+        Assert.Equal(new LeaseHolder(LeaseCheck.Held, 1, "w", "acme"), await Leases.Check(wanted, job.Lease.Token, null, default));
+        Assert.Equal(LeaseCheck.NotHeld, (await Leases.Check(wanted, Guid.NewGuid(), null, default)).Check);
         Assert.Equal(JobStatus.Queued, (await db.Queries.Status(other, Tenants.Default, default))!.State.Status);
     }
 
@@ -178,18 +178,18 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
     {
         var id = await db.Submit("expiring");
         var first = Assert.Single(await Queue.Claim(1, ["expiring"], null, "dead-node", "dead-node", TimeSpan.FromMilliseconds(1), default));
-        await Eventually.Get(() => Leases.Check(id, first.Lease.Token, default), l => l.Check == LeaseCheck.Expired, "the lease to run out");
+        await Eventually.Get(() => Leases.Check(id, first.Lease.Token, null, default), l => l.Check == LeaseCheck.Expired, "the lease to run out");
 
         var expired = await Eventually.Get(() => Queue.ExpireLeases(10, "sweeper", default), n => n > 0, "the sweep");
 
         Assert.Equal(1, expired);
         var failed = (await Events(id)).OfType<JobAttemptFailed>().Single();
         Assert.Equal((1, "lease_expired"), (failed.Attempt, failed.ErrorCode));
-        Assert.Equal(LeaseCheck.NotHeld, (await Leases.Check(id, first.Lease.Token, default)).Check);
+        Assert.Equal(LeaseCheck.NotHeld, (await Leases.Check(id, first.Lease.Token, null, default)).Check);
 
         var second = await Eventually.Get(() => Queue.Claim(1, ["expiring"], null, "live-node", "live-node", Lease, default), c => c.Count == 1, "the retry to be due");
         Assert.Equal(2, second[0].State.Attempt);
-        Assert.Null(await Leases.Renew(id, first.Lease.Token, Lease, default));
+        Assert.Null(await Leases.Renew(id, first.Lease.Token, null, Lease, default));
     }
 
     [Fact]
@@ -212,12 +212,12 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
         var id = await db.Submit("renewed");
         var job = Assert.Single(await Queue.Claim(1, ["renewed"], null, "node", "node", TimeSpan.FromMinutes(1), default));
 
-        var renewed = await Leases.Renew(id, job.Lease.Token, TimeSpan.FromMinutes(5), default);
+        var renewed = await Leases.Renew(id, job.Lease.Token, null, TimeSpan.FromMinutes(5), default);
 
         Assert.InRange(renewed!.Value.Lease.ExpiresAt - job.Lease.ExpiresAt, TimeSpan.FromMinutes(3.5), TimeSpan.FromMinutes(4.5));
         await Queue.ExpireLeases(100, "sweeper", default);
         Assert.Equal(JobStatus.Processing, (await db.Queries.Status(id, Tenants.Default, default))!.State.Status);
-        Assert.Equal(LeaseCheck.Held, (await Leases.Check(id, job.Lease.Token, default)).Check);
+        Assert.Equal(LeaseCheck.Held, (await Leases.Check(id, job.Lease.Token, null, default)).Check);
     }
 
     [Fact]
@@ -226,11 +226,11 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
         var id = await db.Submit("long-lease");
         var job = Assert.Single(await Queue.Claim(1, ["long-lease"], null, "node", "node", TimeSpan.FromMinutes(10), default));
 
-        var renewed = await Leases.Renew(id, job.Lease.Token, null, default);
+        var renewed = await Leases.Renew(id, job.Lease.Token, null, null, default);
 
         Assert.InRange(renewed!.Value.Lease.ExpiresAt - DateTimeOffset.UtcNow, TimeSpan.FromMinutes(9), TimeSpan.FromMinutes(10));
-        await Leases.Renew(id, job.Lease.Token, TimeSpan.FromMinutes(2), default);
-        var again = await Leases.Renew(id, job.Lease.Token, null, default);
+        await Leases.Renew(id, job.Lease.Token, null, TimeSpan.FromMinutes(2), default);
+        var again = await Leases.Renew(id, job.Lease.Token, null, null, default);
         Assert.InRange(again!.Value.Lease.ExpiresAt - DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2));
     }
 
@@ -239,11 +239,11 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
     {
         var id = await db.Submit("cancelled-while-running");
         var job = Assert.Single(await Queue.Claim(1, ["cancelled-while-running"], null, "node", "node", Lease, default));
-        Assert.False((await Leases.Renew(id, job.Lease.Token, null, default))!.Value.CancellationRequested);
+        Assert.False((await Leases.Renew(id, job.Lease.Token, null, null, default))!.Value.CancellationRequested);
 
         await db.Execute(id, new JobCommand.CancelJob("changed my mind"));
 
-        Assert.True((await Leases.Renew(id, job.Lease.Token, null, default))!.Value.CancellationRequested);
+        Assert.True((await Leases.Renew(id, job.Lease.Token, null, null, default))!.Value.CancellationRequested);
     }
 
     private JobQueue Capped(int maxRunningPerTenant) =>

@@ -16,7 +16,7 @@ namespace EventSourced.Api.Access;
 /// </summary>
 public sealed class AccessAuthentication(
     IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions, ILoggerFactory logger, UrlEncoder encoder,
-    ApiKeys keys, StreamTokens tokens, IOptions<AccessOptions> access, IProblemDetailsService problems)
+    ApiKeys keys, StreamTokens tokens, IOptions<AccessOptions> access)
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -79,24 +79,19 @@ public sealed class AccessAuthentication(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var failure = (await HandleAuthenticateOnceSafeAsync()).Failure;
-        Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = failure is null ? "Bearer realm=\"jobs\"" : "Bearer realm=\"jobs\", error=\"invalid_token\"";
-        await Write(Problems.Problem(StatusCodes.Status401Unauthorized,
+        await Problems.Problem(StatusCodes.Status401Unauthorized,
             failure switch { null => "unauthenticated", CredentialTooLong => "credential_too_long", _ => "invalid_credentials" },
             failure is null ? "This needs an API key." : "The credentials are not valid.",
-            failure?.Message ?? "Send Authorization: Bearer <API key>. An operator makes keys with ./run keys create."));
+            failure?.Message ?? "Send Authorization: Bearer <API key>. An operator makes keys with ./run keys create.").ExecuteAsync(Context);
     }
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
-        Response.StatusCode = StatusCodes.Status403Forbidden;
         var roles = Context.User.FindAll(AccessClaims.Role).Select(c => c.Value).ToList();
-        return Write(Problems.Problem(StatusCodes.Status403Forbidden, "forbidden", "This credential may not do this.",
-            roles.Count == 0 ? "A stream token opens only its own job's event stream." : $"Its roles are: {string.Join(", ", roles)}."));
+        return Problems.Problem(StatusCodes.Status403Forbidden, "forbidden", "This credential may not do this.",
+            roles.Count == 0 ? "A stream token opens only its own job's event stream." : $"Its roles are: {string.Join(", ", roles)}.").ExecuteAsync(Context);
     }
-
-    private async Task Write(Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult problem) =>
-        await problems.WriteAsync(new ProblemDetailsContext { HttpContext = Context, ProblemDetails = problem.ProblemDetails });
 }
 
 /// <summary>A credential longer than any of ours: refused unread, unhashed and unlooked-up.</summary>

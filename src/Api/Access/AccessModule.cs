@@ -65,20 +65,18 @@ public static class AccessModule
             ? RateLimitPartition.GetConcurrencyLimiter(http.User.FindFirst(AccessClaims.Tenant)?.Value ?? "",
                 _ => new ConcurrencyLimiterOptions { PermitLimit = options.MaxStreamsPerTenant, QueueLimit = 0 })
             : RateLimitPartition.GetNoLimiter(""));
-        limits.OnRejected = async (context, ct) =>
+        limits.OnRejected = async (context, _) =>
         {
             var streams = !context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait);
             var seconds = streams ? 5 : Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
             var http = context.HttpContext;
-            http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
             http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
             var problem = streams
                 ? Problems.Problem(StatusCodes.Status429TooManyRequests, "too_many_streams", "Too many open streams.",
                     $"A tenant may hold {options.MaxStreamsPerTenant} event streams and long polls open at once on each node; close one first.")
                 : Problems.Problem(StatusCodes.Status429TooManyRequests, "rate_limited", "Too many requests.",
                     $"A key may make {options.RequestsPerSecond} requests per second (bursts of {options.Burst}); retry after {seconds} s.");
-            await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(
-                new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem.ProblemDetails });
+            await problem.ExecuteAsync(http);
         };
     }
 

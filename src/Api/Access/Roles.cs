@@ -43,17 +43,20 @@ public static class AccessPolicies
     public const string Audit = "audit";
     public const string Administer = "administer";
 
+    // Who may read a tenant's jobs.
+    private static readonly string[] Readers = [Roles.Client, Roles.Auditor, Roles.Admin];
+
     public static void Add(Microsoft.AspNetCore.Authorization.AuthorizationOptions options)
     {
         options.AddPolicy(Submit, p => p.RequireRole(Roles.Client));
-        options.AddPolicy(ReadJobs, p => p.RequireRole(Roles.Client, Roles.Auditor, Roles.Admin));
+        options.AddPolicy(ReadJobs, p => p.RequireRole(Readers));
         options.AddPolicy(Cancel, p => p.RequireRole(Roles.Client, Roles.Admin));
         options.AddPolicy(Work, p => p.RequireRole(Roles.Worker));
         options.AddPolicy(Audit, p => p.RequireRole(Roles.Auditor, Roles.Admin));
         options.AddPolicy(Administer, p => p.RequireRole(Roles.Admin));
         // A job's events: whoever may read jobs, or a browser holding that job's stream token (and nothing else).
         options.AddPolicy(FollowJob, p => p.RequireAssertion(context =>
-            context.User.IsInRole(Roles.Client) || context.User.IsInRole(Roles.Auditor) || context.User.IsInRole(Roles.Admin)
+            Readers.Any(context.User.IsInRole)
             || (context.Resource is HttpContext http && Guid.TryParse(context.User.FindFirst(AccessClaims.StreamOfJob)?.Value, out var job)
                 && Guid.TryParse(http.GetRouteValue("id")?.ToString(), out var route) && job == route)));
         // A route that names no policy still needs a caller: a new endpoint is closed until someone opens it on purpose.

@@ -250,7 +250,7 @@ public sealed class JobRunner(
                 {
                     if (!moved)
                     {
-                        var renewed = await leases.Renew(lease.JobId, lease.Token, null, finished);
+                        var renewed = await leases.Renew(lease.JobId, lease.Token, null, null, finished);
                         if (renewed is null)
                         {
                             logger.LogWarning("Lost the lease of job {JobId}, attempt {Attempt}: stopping its handler.", lease.JobId, lease.Attempt);

@@ -85,10 +85,10 @@ public static class WorkerEndpoints
         if (problem is not null)
             return problem;
         var length = request!.LeaseSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
-        var holder = await HolderOf(id, request.LeaseToken!.Value, http, leases, ct);
-        if (holder.Check == LeaseCheck.Held && await leases.Renew(id, request.LeaseToken!.Value, length, ct) is { } renewed)
+        var tenant = Tenant.Of(http);
+        if (await leases.Renew(id, request.LeaseToken!.Value, tenant, length, ct) is { } renewed)
             return TypedResults.Ok(new LeaseRenewed(renewed.Lease.ExpiresAt, renewed.CancellationRequested));
-        return holder.Check == LeaseCheck.NotHeld ? LeaseNotHeld() : LeaseExpired();
+        return await leases.Check(id, request.LeaseToken!.Value, tenant, ct) is { Check: LeaseCheck.Expired } ? LeaseExpired() : LeaseNotHeld();
     }
 
     [Authorize(Policy = AccessPolicies.Work)]
@@ -127,7 +127,7 @@ public static class WorkerEndpoints
         if (problem is not null)
             return problem;
         var token = request!.LeaseToken!.Value;
-        var holder = await HolderOf(id, token, http, leases, ct);
+        var holder = await leases.Check(id, token, Tenant.Of(http), ct);
         if (holder.Check != LeaseCheck.Held)
             return holder.Check == LeaseCheck.Expired ? LeaseExpired() : LeaseNotHeld();
 
@@ -136,16 +136,6 @@ public static class WorkerEndpoints
         if (finishes)
             await leases.Release(id, token, CancellationToken.None);
         return TypedResults.Ok(new WorkerOutcome(JobDecider.Name(changed.State.Status), changed.State.Attempt, changed.Version, changed.State.CancellationRequested));
-    }
-
-    /// <summary>
-    /// Who holds the job's lease with this token. Only for the caller's own tenant: another tenant's lease is "not held",
-    /// exactly as a job that does not exist, so a leaked token neither works nor tells that the job exists.
-    /// </summary>
-    private static async Task<LeaseHolder> HolderOf(Guid id, Guid token, HttpContext http, JobLeases leases, CancellationToken ct)
-    {
-        var holder = await leases.Check(id, token, ct);
-        return holder.TenantId == Tenant.Of(http) ? holder : holder with { Check = LeaseCheck.NotHeld };
     }
 
     private static IResult LeaseNotHeld() => Problems.Problem(StatusCodes.Status409Conflict, "lease_not_held", "This token does not hold the job's lease.",

@@ -1,6 +1,4 @@
-using System.Buffers.Text;
 using System.Globalization;
-using System.Text;
 using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
@@ -45,7 +43,7 @@ public static class SearchJobsEndpoint
             errors["limit"] = [$"Must be a whole number from 1 to {RequestLimits.MaxJobsPage}."];
         var from = QueryValues.Moment(q, "createdFrom", errors);
         var to = QueryValues.Moment(q, "createdTo", errors);
-        var after = q["cursor"].Count > 0 ? Cursor.Read(q["cursor"].ToString()) : null;
+        var after = q["cursor"].Count > 0 ? PageCursor.Read(q["cursor"].ToString()) : null;
         if (q["cursor"].Count > 0 && after is null)
             errors["cursor"] = ["Must be the cursor of a page's next URL, unchanged."];
         QueryValues.CheckNames(q, errors, "type", "correlationId");
@@ -56,34 +54,8 @@ public static class SearchJobsEndpoint
         var jobs = await queries.Search(Tenant.Of(http), search, ct);
         var next = jobs.Count == limit
             ? QueryHelpers.AddQueryString("/jobs", q.Where(p => p.Key != "cursor").Select(p => KeyValuePair.Create(p.Key, (string?)p.Value.ToString()))
-                .Append(KeyValuePair.Create("cursor", (string?)Cursor.Write(jobs[^1].CreatedAt, jobs[^1].Id))))
+                .Append(KeyValuePair.Create("cursor", (string?)PageCursor.Write(jobs[^1].CreatedAt, jobs[^1].Id))))
             : null;
         return TypedResults.Ok(new JobSearchPage([.. jobs.Select(JobStatusResponse.From)], next));
-    }
-
-    /// <summary>
-    /// The last job of a page, as an opaque token: its creation time and id. The time is cut to the microsecond, as the
-    /// database stores it in the column the page is sorted by.
-    /// </summary>
-    private static class Cursor
-    {
-        public static string Write(DateTimeOffset createdAt, Guid id) =>
-            Base64Url.EncodeToString(Encoding.ASCII.GetBytes($"{createdAt.UtcTicks / 10 * 10}.{id:N}"));
-
-        public static (DateTimeOffset, Guid)? Read(string cursor)
-        {
-            try
-            {
-                var parts = Encoding.ASCII.GetString(Base64Url.DecodeFromChars(cursor)).Split('.');
-                return parts.Length == 2 && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
-                    && ticks <= DateTimeOffset.MaxValue.UtcTicks && Guid.TryParseExact(parts[1], "N", out var id)
-                    ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
-                    : null;
-            }
-            catch (FormatException)
-            {
-                return null;
-            }
-        }
     }
 }
