@@ -49,10 +49,10 @@ public static class RebuildScenario
         })));
 
         var clock = Stopwatch.StartNew();
-        await using (var build = await ShadowBuild.Create(store, dataSource, new FeedHorizon(dataSource, TimeProvider.System), "jobs_rebuild", CancellationToken.None))
+        await using (var build = await ShadowBuild.Create(store, dataSource, new FeedHorizon(dataSource, TimeProvider.System), "jobs_rebuild", JobReadModels.Names, CancellationToken.None))
         {
             await build.Prepare(new Progress<BuildProgress>(), CancellationToken.None);
-            var held = await build.TakeOver(JobReadModels.Names, CancellationToken.None);
+            var held = await build.TakeOver(CancellationToken.None);
             var seconds = clock.Elapsed.TotalSeconds;
             var during = Interlocked.Read(ref appended);
             await stop.CancelAsync();

@@ -7,16 +7,23 @@ using Marten.Schema;
 
 namespace EventSourced.Projections;
 
-/// <summary>The job read models: their projections, kept inline in the transaction of every append, and their tables.</summary>
+/// <summary>
+/// A read model's table, the column holding its job's id (beside tenant_id), and the columns a verification compares.
+/// Inline read models are kept in the transaction of every append; the statistics by Marten's daemon, a little later.
+/// </summary>
+public sealed record ReadModelTable(string Name, string JobColumn, IReadOnlyList<string> ComparedColumns, bool Inline);
+
+/// <summary>The job read models: their projections and their tables.</summary>
 public static class JobReadModels
 {
-    public static readonly IReadOnlyList<string> Names = [JobStatusProjection.ProjectionName, JobResultProjection.ProjectionName];
+    public static readonly IReadOnlyList<string> Names = [JobStatusProjection.ProjectionName, JobResultProjection.ProjectionName, JobStatsProjection.ProjectionName];
 
-    /// <summary>Each inline read model's table, by projection name.</summary>
-    public static readonly IReadOnlyDictionary<string, string> Tables = new Dictionary<string, string>
+    /// <summary>Each read model's table, by projection name.</summary>
+    public static readonly IReadOnlyDictionary<string, ReadModelTable> Tables = new Dictionary<string, ReadModelTable>
     {
-        [JobStatusProjection.ProjectionName] = "mt_doc_job_status",
-        [JobResultProjection.ProjectionName] = "mt_doc_job_results",
+        [JobStatusProjection.ProjectionName] = new("mt_doc_job_status", "id", ["data"], Inline: true),
+        [JobResultProjection.ProjectionName] = new("mt_doc_job_results", "id", ["data"], Inline: true),
+        [JobStatsProjection.ProjectionName] = new(JobStatsProjection.TableName, "job_id", ["type", "submitted_at", "outcome", "ended_at", "duration_ms"], Inline: false),
     };
 
     public static void Configure(StoreOptions options)

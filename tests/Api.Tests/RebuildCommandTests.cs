@@ -43,9 +43,59 @@ public sealed class RebuildCommandTests(TestDatabase db) : IClassFixture<TestDat
     [Fact]
     public async Task An_unknown_projection_name_is_refused_with_the_names_there_are()
     {
-        var (exitCode, output) = await ApiProcess.RunCommand(Settings, "projections", "rebuild", "job_stats");
+        var (exitCode, output) = await ApiProcess.RunCommand(Settings, "projections", "rebuild", "job_statistics");
 
         Assert.Equal(2, exitCode);
-        Assert.Contains("No projection is called job_stats. There are: job_status, job_results.", output);
+        Assert.Contains("No projection is called job_statistics. There are: job_status, job_results, job_stats.", output);
     }
+}
+
+/// <summary>`./run projections rebuild|verify job_stats`: the statistics, kept by Marten's daemon on a running node.</summary>
+public sealed class StatsRebuildTests(TestDatabase db) : IClassFixture<TestDatabase>
+{
+    private Dictionary<string, string?> Settings => new()
+    {
+        ["DATABASE_URL"] = db.ConnectionString, ["Logging__LogLevel__Default"] = "Warning",
+        ["Jobs__ExpireAfter"] = "00:00:01", ["Jobs__AuditRetention"] = "00:00:01", ["Jobs__ArchiveEvery"] = "00:00:00.200",
+    };
+
+    [Fact]
+    public async Task Rebuilding_the_statistics_repairs_them_keeps_archived_jobs_and_the_daemon_goes_on_into_the_new_table()
+    {
+        var settings = Settings;
+        await using var node = await ApiProcess.StartHealthy(settings);
+        using var client = await node.ClientWithKey(settings);
+        var archived = await client.Submit("transcode", """{"fileId":"archived","steps":1,"stepMs":0}""");
+        await client.WaitForStatus(archived, "completed");
+        await Eventually.Get(() => client.GetAsync($"/jobs/{archived}/history"), r => r.StatusCode == System.Net.HttpStatusCode.Gone, "the job to be archived");
+        var cancelled = await client.Submit("transcode", """{"fileId":"cancelled","steps":1,"stepMs":60000}""");
+        (await client.PostAsync($"/jobs/{cancelled}/cancel", null)).EnsureSuccessStatusCode();
+        await WaitForStats(client, completed: 1, cancelled: 1);
+        await db.Execute("UPDATE jobs.job_stats_jobs SET outcome = 'failed' WHERE job_id = $1", archived);
+        await WaitForStats(client, completed: 0, cancelled: 1);
+
+        var (verified, found) = await ApiProcess.RunCommand(settings, "projections", "verify", "job_stats");
+        Assert.True(verified == 1, found);
+        Assert.Contains($"job_stats: DIFFERENT (2 rows live, 2 rebuilt)", found);
+        Assert.Contains($"job {archived}: live ", found);
+
+        var (exitCode, output) = await ApiProcess.RunCommand(settings, "projections", "rebuild", "job_stats");
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("swapped in", output);
+        // The archived job counts again, as it did before the damage, and the daemon keeps the new table.
+        await WaitForStats(client, completed: 1, cancelled: 1);
+        var next = await client.Submit("transcode", """{"fileId":"after","steps":1,"stepMs":0}""");
+        await client.WaitForStatus(next, "completed");
+        await WaitForStats(client, completed: 2, cancelled: 1);
+        var (equal, report) = await ApiProcess.RunCommand(settings, "projections", "verify", "job_stats");
+        Assert.True(equal == 0, report);
+        Assert.Contains("job_stats: equal (3 rows live, 3 rebuilt)", report);
+    }
+
+    private static Task WaitForStats(HttpClient client, long completed, long cancelled) => Eventually.Get(
+        async () => await (await client.GetAsync("/stats")).Json(),
+        s => s.GetProperty("days").EnumerateArray().Sum(d => d.GetProperty("completed").GetInt64()) == completed
+            && s.GetProperty("days").EnumerateArray().Sum(d => d.GetProperty("cancelled").GetInt64()) == cancelled,
+        $"the stats to count {completed} completed and {cancelled} cancelled");
 }

@@ -172,7 +172,7 @@ public sealed class JobReadModelTests(JobsDatabase db) : IClassFixture<JobsDatab
         await db.Execute("UPDATE jobs.mt_doc_job_status SET data = jsonb_set(data, '{message}', '\"damaged\"') WHERE id = $1", damaged);
         await db.Execute("DELETE FROM jobs.mt_doc_job_status WHERE id = $1", lost);
 
-        await using (var build = await ShadowBuild.Create(db.Store, db.DataSource, new FeedHorizon(db.DataSource, TimeProvider.System), "jobs_verify", default))
+        await using (var build = await ShadowBuild.Create(db.Store, db.DataSource, new FeedHorizon(db.DataSource, TimeProvider.System), "jobs_verify", [JobStatusProjection.ProjectionName], default))
         {
             await build.Build(new Progress<BuildProgress>(), default);
             var (_, _, differences) = await build.Compare(JobStatusProjection.ProjectionName, 10, default);
@@ -181,16 +181,16 @@ public sealed class JobReadModelTests(JobsDatabase db) : IClassFixture<JobsDatab
 
         await Rebuild();
 
-        await using var again = await ShadowBuild.Create(db.Store, db.DataSource, new FeedHorizon(db.DataSource, TimeProvider.System), "jobs_verify", default);
+        await using var again = await ShadowBuild.Create(db.Store, db.DataSource, new FeedHorizon(db.DataSource, TimeProvider.System), "jobs_verify", [JobStatusProjection.ProjectionName], default);
         await again.Build(new Progress<BuildProgress>(), default);
         Assert.Empty((await again.Compare(JobStatusProjection.ProjectionName, 10, default)).Differences);
     }
 
     private async Task Rebuild()
     {
-        await using var build = await ShadowBuild.Create(db.Store, db.DataSource, new FeedHorizon(db.DataSource, TimeProvider.System), "jobs_rebuild", default);
+        await using var build = await ShadowBuild.Create(db.Store, db.DataSource, new FeedHorizon(db.DataSource, TimeProvider.System), "jobs_rebuild", JobReadModels.Names, default);
         await build.Prepare(new Progress<BuildProgress>(), default);
-        await build.TakeOver(JobReadModels.Names, default);
+        await build.TakeOver(default);
     }
 
     private static string Json<T>(T value) => JsonSerializer.Serialize(value);

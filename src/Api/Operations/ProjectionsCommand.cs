@@ -34,7 +34,7 @@ public static class ProjectionsCommand
         IReadOnlyList<string> chosen = names.Length == 0 ? JobReadModels.Names : names;
         var ct = CancellationToken.None;
         await using var build = await ShadowBuild.Create(services.GetRequiredService<IDocumentStore>(), services.GetRequiredService<NpgsqlDataSource>(),
-            services.GetRequiredService<FeedHorizon>(), verb == "rebuild" ? "jobs_rebuild" : "jobs_verify", ct);
+            services.GetRequiredService<FeedHorizon>(), verb == "rebuild" ? "jobs_rebuild" : "jobs_verify", chosen, ct);
 
         var clock = Stopwatch.StartNew();
         var progress = new ProgressReport(output, !Console.IsOutputRedirected && output == Console.Out);
@@ -46,7 +46,7 @@ public static class ProjectionsCommand
 
         if (verb == "rebuild")
         {
-            var held = await build.TakeOver(chosen, ct);
+            var held = await build.TakeOver(ct);
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"swapped in; appends were held for {held.TotalMilliseconds:F0} ms while the last jobs were folded and the tables swapped"));
             return 0;

@@ -1,9 +1,12 @@
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
+using EventSourced.Projections.Stats;
 using JasperFx.Events;
 using Marten;
+using Marten.Events.Archiving;
 using Npgsql;
+using Weasel.Postgresql;
 
 namespace EventSourced.Projections.Rebuilds;
 
@@ -11,14 +14,18 @@ namespace EventSourced.Projections.Rebuilds;
 public sealed record BuildProgress(long Done, long Total, TimeSpan Elapsed);
 
 /// <summary>
-/// A copy of the inline read models (job status and results) built from the events in a schema of its own, beside the live
-/// tables, which keep serving and keep being updated meanwhile. It folds every stream that is not archived up to the feed's
-/// horizon with the projections' own code, writes in bulk, then catches up with the streams that moved since, as often as
-/// asked. A rebuild then swaps it in (<see cref="TakeOver"/>); a verification compares it with the live tables.
+/// A copy of some of the read models built from the events in a schema of its own, beside the live tables, which keep
+/// serving and keep being updated meanwhile. It folds every stream up to the feed's horizon with the projections' own
+/// code (archived streams only into the statistics, which keep archived jobs), writes in bulk, then catches up with the
+/// streams that moved since, as often as asked. A rebuild then swaps it in (<see cref="TakeOver"/>); a verification
+/// compares it with the live tables.
 ///
 /// Marten's own rebuild of an inline projection empties the live table and replays into it, so appends must stop for the
 /// whole replay (about 20 s per million events here) or be lost; Marten's blue/green versioning needs a deployment per
 /// rebuild. This needs neither: appends wait only while the last few streams are folded and the tables change schema.
+/// The statistics are kept by the daemon on the leading node, so a daemon rebuild from the operator's process would race it;
+/// here the daemon simply goes on: its progress is at most the copy's, and applying an event to the statistics again
+/// changes nothing (see <see cref="JobStatsProjection"/>), so it applies what it had left to the new table.
 /// Its schema is dropped at the start of every build, so an interrupted build starts over and is never live.
 /// </summary>
 public sealed class ShadowBuild : IAsyncDisposable
@@ -30,16 +37,24 @@ public sealed class ShadowBuild : IAsyncDisposable
     private readonly NpgsqlDataSource _dataSource;
     private readonly FeedHorizon _horizon;
     private readonly DocumentStore _shadow;
+    private readonly IReadOnlyCollection<string> _projections;
     private long _builtUpTo;
 
-    private ShadowBuild(IDocumentStore live, NpgsqlDataSource dataSource, FeedHorizon horizon, DocumentStore shadow, string schema)
+    private ShadowBuild(IDocumentStore live, NpgsqlDataSource dataSource, FeedHorizon horizon, DocumentStore shadow, string schema, IReadOnlyCollection<string> projections)
     {
-        (_live, _dataSource, _horizon, _shadow, Schema) = (live, dataSource, horizon, shadow, schema);
+        (_live, _dataSource, _horizon, _shadow, Schema, _projections) = (live, dataSource, horizon, shadow, schema, projections);
     }
 
     public string Schema { get; }
 
-    public static async Task<ShadowBuild> Create(IDocumentStore live, NpgsqlDataSource dataSource, FeedHorizon horizon, string schema, CancellationToken ct)
+    private bool Builds(string projection) => _projections.Contains(projection);
+
+    // Archived jobs count in the statistics, and in no other read model.
+    private bool FoldsArchived => Builds(JobStatsProjection.ProjectionName);
+
+    /// <summary>A build of <paramref name="projections"/> (names in <see cref="JobReadModels.Names"/>) in <paramref name="schema"/>, dropped first if an earlier build left it.</summary>
+    public static async Task<ShadowBuild> Create(IDocumentStore live, NpgsqlDataSource dataSource, FeedHorizon horizon, string schema,
+        IReadOnlyCollection<string> projections, CancellationToken ct)
     {
         await Execute(dataSource, $"DROP SCHEMA IF EXISTS {schema} CASCADE", ct);
         var shadow = DocumentStore.For(options =>
@@ -51,7 +66,8 @@ public sealed class ShadowBuild : IAsyncDisposable
         });
         await shadow.Storage.Database.EnsureStorageExistsAsync(typeof(JobStatusView), ct);
         await shadow.Storage.Database.EnsureStorageExistsAsync(typeof(JobResultView), ct);
-        var build = new ShadowBuild(live, dataSource, horizon, shadow, schema);
+        await Execute(dataSource, JobStatsProjection.TableIn(schema).ToCreateSql(new PostgresqlMigrator()), ct);
+        var build = new ShadowBuild(live, dataSource, horizon, shadow, schema, projections);
         await build.RequireSameColumns(ct);
         return build;
     }
@@ -59,7 +75,7 @@ public sealed class ShadowBuild : IAsyncDisposable
     /// <summary>The live service's functions write the swapped-in tables: their columns must be the live tables' to the letter.</summary>
     private async Task RequireSameColumns(CancellationToken ct)
     {
-        foreach (var table in JobReadModels.Tables.Values)
+        foreach (var table in JobReadModels.Tables.Values.Select(t => t.Name))
         {
             await using var command = _dataSource.CreateCommand("""
                 SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_name) FROM information_schema.columns
@@ -75,12 +91,12 @@ public sealed class ShadowBuild : IAsyncDisposable
         }
     }
 
-    /// <summary>Folds every stream that is not archived, up to the feed's horizon now, into the copy.</summary>
+    /// <summary>Folds every stream (those archived only when they count), up to the feed's horizon now, into the copy.</summary>
     public async Task Build(IProgress<BuildProgress> progress, CancellationToken ct)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var upTo = await _horizon.Settled(ct);
-        var total = await Scalar<long>($"SELECT count(*) FROM {EventStoreSetup.Schema}.mt_events WHERE seq_id <= $1 AND NOT is_archived", ct, upTo);
+        var total = await Scalar<long>($"SELECT count(*) FROM {EventStoreSetup.Schema}.mt_events WHERE seq_id <= $1 AND (NOT is_archived OR $2)", ct, upTo, FoldsArchived);
         long done = 0;
         (string TenantId, Guid Id)? after = null;
         while (true)
@@ -116,10 +132,10 @@ public sealed class ShadowBuild : IAsyncDisposable
 
     /// <summary>
     /// Catches up one last time with appends held (a SHARE lock on the streams table, which every append writes), then moves
-    /// the live tables of <paramref name="projections"/> out and the copies in, in one transaction: readers see the old
-    /// tables or the new ones, never a half-built one. Returns how long appends were held.
+    /// the live tables out and the copies in, in one transaction: readers see the old tables or the new ones, never a
+    /// half-built one. Returns how long appends were held.
     /// </summary>
-    public async Task<TimeSpan> TakeOver(IReadOnlyCollection<string> projections, CancellationToken ct)
+    public async Task<TimeSpan> TakeOver(CancellationToken ct)
     {
         var retired = Schema + "_retired";
         for (var attempt = 1; ; attempt++)
@@ -127,7 +143,7 @@ public sealed class ShadowBuild : IAsyncDisposable
             await Execute(_dataSource, $"DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired}", ct);
             try
             {
-                var held = await TrySwap(projections, retired, ct);
+                var held = await TrySwap(retired, ct);
                 await Execute(_dataSource, $"DROP SCHEMA {retired} CASCADE", ct);
                 return held;
             }
@@ -142,7 +158,7 @@ public sealed class ShadowBuild : IAsyncDisposable
 
     private const int SwapAttempts = 10;
 
-    private async Task<TimeSpan> TrySwap(IReadOnlyCollection<string> projections, string retired, CancellationToken ct)
+    private async Task<TimeSpan> TrySwap(string retired, CancellationToken ct)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
@@ -152,14 +168,19 @@ public sealed class ShadowBuild : IAsyncDisposable
         // Every append that numbered events has committed or waits on the lock: the highest number is final.
         await using (var highest = new NpgsqlCommand($"SELECT coalesce(max(seq_id), 0) FROM {EventStoreSetup.Schema}.mt_events", connection, transaction))
             await CatchUpTo((long)(await highest.ExecuteScalarAsync(ct))!, ct);
-        foreach (var table in projections.Select(p => JobReadModels.Tables[p]))
+        foreach (var table in _projections.Select(p => JobReadModels.Tables[p]))
         {
             // Archiving a job adds no event, so the catch-up does not see it: drop the rows of jobs archived meanwhile.
+            var archived = table.Inline ? $"""
+                DELETE FROM {Schema}.{table.Name} AS t USING {EventStoreSetup.Schema}.mt_streams AS s
+                WHERE s.tenant_id = t.tenant_id AND s.id = t.{table.JobColumn} AND s.is_archived;
+                """ : "";
+            // The daemon's batch in flight, if any, holds the statistics' table: the swap waits for it (its events are
+            // among those just folded), and the next batch goes to the new table.
             await using var swap = new NpgsqlCommand($"""
-                DELETE FROM {Schema}.{table} AS t USING {EventStoreSetup.Schema}.mt_streams AS s
-                WHERE s.tenant_id = t.tenant_id AND s.id = t.id AND s.is_archived;
-                ALTER TABLE {EventStoreSetup.Schema}.{table} SET SCHEMA {retired};
-                ALTER TABLE {Schema}.{table} SET SCHEMA {EventStoreSetup.Schema}
+                {archived}
+                ALTER TABLE {EventStoreSetup.Schema}.{table.Name} SET SCHEMA {retired};
+                ALTER TABLE {Schema}.{table.Name} SET SCHEMA {EventStoreSetup.Schema}
                 """, connection, transaction);
             await swap.ExecuteNonQueryAsync(ct);
         }
@@ -174,15 +195,37 @@ public sealed class ShadowBuild : IAsyncDisposable
     public async Task<(long Live, long Rebuilt, IReadOnlyList<RowDifference> Differences)> Compare(string projection, int limit, CancellationToken ct)
     {
         var table = JobReadModels.Tables[projection];
-        var differences = await Differences(table, limit, ct);
-        for (var round = 0; round < 3 && differences.Count > 0; round++)
+        var daemonWait = DaemonWait;
+        List<RowDifference> differences = [];
+        for (var round = 0; round < 4; round++)
         {
-            await CatchUp(ct);
+            if (round > 0)
+                await CatchUp(ct);
+            if (!table.Inline)
+                daemonWait = await WaitForTheDaemon(daemonWait, ct);
             differences = await Differences(table, limit, ct);
+            if (differences.Count == 0)
+                break;
         }
-        var live = await Scalar<long>($"SELECT count(*) FROM {EventStoreSetup.Schema}.{table}", ct);
-        var rebuilt = await Scalar<long>($"SELECT count(*) FROM {Schema}.{table}", ct);
+        var live = await Scalar<long>($"SELECT count(*) FROM {EventStoreSetup.Schema}.{table.Name}", ct);
+        var rebuilt = await Scalar<long>($"SELECT count(*) FROM {Schema}.{table.Name}", ct);
         return (live, rebuilt, differences);
+    }
+
+    // Long enough for a running daemon to apply a few thousand events; a stopped one is not waited for again.
+    private static readonly TimeSpan DaemonWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The statistics trail the events: waits, up to <paramref name="wait"/>, until the daemon has applied every event the
+    /// copy has folded. Returns what is left of the wait.
+    /// </summary>
+    private async Task<TimeSpan> WaitForTheDaemon(TimeSpan wait, CancellationToken ct)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var stats = new JobStatsQueries(_dataSource, _live);
+        while (await stats.ProjectedUpTo(ct) < _builtUpTo && clock.Elapsed < wait)
+            await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
+        return wait > clock.Elapsed ? wait - clock.Elapsed : TimeSpan.Zero;
     }
 
     public async ValueTask DisposeAsync()
@@ -194,8 +237,8 @@ public sealed class ShadowBuild : IAsyncDisposable
     private async Task<int> CatchUpTo(long upTo, CancellationToken ct)
     {
         var moved = await Streams($"""
-            SELECT DISTINCT tenant_id, stream_id FROM {EventStoreSetup.Schema}.mt_events WHERE seq_id > $1 AND seq_id <= $2 AND NOT is_archived
-            """, ct, _builtUpTo, upTo);
+            SELECT DISTINCT tenant_id, stream_id FROM {EventStoreSetup.Schema}.mt_events WHERE seq_id > $1 AND seq_id <= $2 AND (NOT is_archived OR $3)
+            """, ct, _builtUpTo, upTo, FoldsArchived);
         foreach (var page in moved.Chunk(StreamsPerPage))
             await Write(page, upTo, bulk: false, ct);
         _builtUpTo = upTo;
@@ -211,54 +254,70 @@ public sealed class ShadowBuild : IAsyncDisposable
             var ids = tenant.ToArray();
             IReadOnlyList<IEvent> events;
             await using (var session = _live.QuerySession(tenant.Key))
+            {
+                var query = session.Events.QueryAllRawEvents().Where(e => e.StreamId.IsOneOf(ids) && e.Sequence <= upTo);
+                if (FoldsArchived)
+                    query = query.Where(e => e.MaybeArchived());
                 // By tenant, stream and version, as the events' unique index has them; in any other order PostgreSQL walks
                 // the whole event table for each page.
-                events = await session.Events.QueryAllRawEvents().Where(e => e.StreamId.IsOneOf(ids) && e.Sequence <= upTo)
-                    .OrderBy(e => e.StreamId).ThenBy(e => e.Version).ToListAsync(ct);
+                events = await query.OrderBy(e => e.StreamId).ThenBy(e => e.Version).ToListAsync(ct);
+            }
             folded += events.Count;
             await Write(tenant.Key, events, bulk, ct);
         }
         return folded;
     }
 
-    /// <summary>Folds one tenant's events (in stream and version order) and writes the documents: in bulk into the empty copy, else as upserts.</summary>
+    /// <summary>
+    /// Folds one tenant's events (in stream and version order) and writes what they make: documents in bulk into the empty
+    /// copy, else as upserts; the statistics by their projection's own statements, which may be applied again.
+    /// </summary>
     private async Task Write(string tenantId, IReadOnlyList<IEvent> events, bool bulk, CancellationToken ct)
     {
         var statuses = new List<JobStatusView>();
         var results = new List<JobResultView>();
+        await using var write = _shadow.LightweightSession(tenantId);
         foreach (var stream in events.GroupBy(e => e.StreamId))
         {
-            var view = stream.Aggregate((JobStatusView?)null, (v, e) => StatusProjection.Evolve(v, stream.Key, e));
-            if (view is not null)
+            if (Builds(JobStatsProjection.ProjectionName))
+            {
+                foreach (var e in stream)
+                    JobStatsProjection.Apply(write, e, $"{Schema}.{JobStatsProjection.TableName}");
+            }
+            if (stream.First().IsArchived)
+                continue;
+            if (Builds(JobStatusProjection.ProjectionName) && stream.Aggregate((JobStatusView?)null, (v, e) => StatusProjection.Evolve(v, stream.Key, e)) is { } view)
                 statuses.Add(view);
-            if (stream.Select(JobResultProjection.ResultOf).LastOrDefault(r => r is not null) is { } result)
+            if (Builds(JobResultProjection.ProjectionName) && stream.Select(JobResultProjection.ResultOf).LastOrDefault(r => r is not null) is { } result)
                 results.Add(result);
         }
         if (bulk)
         {
             await _shadow.BulkInsertAsync(tenantId, statuses, cancellation: ct);
             await _shadow.BulkInsertAsync(tenantId, results, cancellation: ct);
-            return;
         }
-        await using var write = _shadow.LightweightSession(tenantId);
-        write.Store<JobStatusView>(statuses);
-        write.Store<JobResultView>(results);
+        else
+        {
+            write.Store<JobStatusView>(statuses);
+            write.Store<JobResultView>(results);
+        }
         await write.SaveChangesAsync(ct);
     }
 
     private Task<(string TenantId, Guid Id)[]> StreamPage((string TenantId, Guid Id)? after, CancellationToken ct) => after is var (tenant, id)
         ? Streams($"""
-            SELECT tenant_id, id FROM {EventStoreSetup.Schema}.mt_streams WHERE NOT is_archived AND (tenant_id, id) > ($1, $2)
+            SELECT tenant_id, id FROM {EventStoreSetup.Schema}.mt_streams WHERE (NOT is_archived OR $1) AND (tenant_id, id) > ($2, $3)
             ORDER BY tenant_id, id LIMIT {StreamsPerPage}
-            """, ct, tenant, id)
-        : Streams($"SELECT tenant_id, id FROM {EventStoreSetup.Schema}.mt_streams WHERE NOT is_archived ORDER BY tenant_id, id LIMIT {StreamsPerPage}", ct);
+            """, ct, FoldsArchived, tenant, id)
+        : Streams($"SELECT tenant_id, id FROM {EventStoreSetup.Schema}.mt_streams WHERE (NOT is_archived OR $1) ORDER BY tenant_id, id LIMIT {StreamsPerPage}", ct, FoldsArchived);
 
-    private async Task<List<RowDifference>> Differences(string table, int limit, CancellationToken ct)
+    private async Task<List<RowDifference>> Differences(ReadModelTable table, int limit, CancellationToken ct)
     {
+        string Md5(string row) => $"CASE WHEN {row}.{table.JobColumn} IS NOT NULL THEN md5(row({string.Join(", ", table.ComparedColumns.Select(c => $"{row}.{c}"))})::text) END";
         await using var command = _dataSource.CreateCommand($"""
-            SELECT coalesce(l.tenant_id, r.tenant_id), coalesce(l.id, r.id), md5(l.data::text), md5(r.data::text)
-            FROM {EventStoreSetup.Schema}.{table} AS l FULL JOIN {Schema}.{table} AS r ON r.tenant_id = l.tenant_id AND r.id = l.id
-            WHERE md5(l.data::text) IS DISTINCT FROM md5(r.data::text)
+            SELECT coalesce(l.tenant_id, r.tenant_id), coalesce(l.{table.JobColumn}, r.{table.JobColumn}), {Md5("l")}, {Md5("r")}
+            FROM {EventStoreSetup.Schema}.{table.Name} AS l FULL JOIN {Schema}.{table.Name} AS r ON r.tenant_id = l.tenant_id AND r.{table.JobColumn} = l.{table.JobColumn}
+            WHERE {Md5("l")} IS DISTINCT FROM {Md5("r")}
             ORDER BY 1, 2
             LIMIT {limit}
             """);

@@ -12,17 +12,28 @@ namespace EventSourced.Projections.Stats;
 /// them per type and day and takes the percentiles of their durations. Asynchronous, on Marten's daemon: appends never
 /// wait for it, and it catches up from where it stopped. Applying an event sets values rather than adding to a count,
 /// so an event applied again (a batch replayed after a node died mid-way) changes nothing. A redriven job counts by how
-/// it ends at last.
+/// it ends at last. Unlike the inline read models, the statistics keep the jobs that audit retention archives: a day's
+/// figures do not change when its jobs leave the auditors' view, and a rebuild folds archived jobs too.
 /// </summary>
 public sealed class JobStatsProjection : EventProjection
 {
     public const string ProjectionName = "job_stats";
-    public const string Jobs = EventStoreSetup.Schema + ".job_stats_jobs";
+    public const string TableName = "job_stats_jobs";
+    public const string Jobs = EventStoreSetup.Schema + "." + TableName;
 
     public JobStatsProjection()
     {
         Name = ProjectionName;
-        var jobs = new Table(Jobs);
+        IncludeArchivedEvents = true;
+        var jobs = TableIn(EventStoreSetup.Schema);
+        SchemaObjects.Add(jobs);
+        Options.DeleteDataInTableOnTeardown(jobs.Identifier.QualifiedName);
+    }
+
+    /// <summary>The table of one row per job, in <paramref name="schema"/>: the live one, or a rebuild's copy.</summary>
+    public static Table TableIn(string schema)
+    {
+        var jobs = new Table($"{schema}.{TableName}");
         jobs.AddColumn("tenant_id", "text").AsPrimaryKey();
         jobs.AddColumn<Guid>("job_id").AsPrimaryKey();
         jobs.AddColumn("type", "text").NotNull();
@@ -31,31 +42,36 @@ public sealed class JobStatsProjection : EventProjection
         jobs.AddColumn("ended_at", "timestamptz");
         jobs.AddColumn("duration_ms", "double precision");
         jobs.Indexes.Add(new IndexDefinition("job_stats_jobs_by_end") { Columns = ["tenant_id", "ended_at"], Predicate = "ended_at is not null" });
-        SchemaObjects.Add(jobs);
-        Options.DeleteDataInTableOnTeardown(jobs.Identifier.QualifiedName);
+        return jobs;
     }
 
     public override ValueTask ApplyAsync(IDocumentOperations operations, IEvent e, CancellationToken ct)
     {
+        Apply(operations, e, Jobs);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Queues what <paramref name="e"/> changes in <paramref name="jobs"/> (the live table, or a rebuild's copy).</summary>
+    public static void Apply(IDocumentOperations operations, IEvent e, string jobs)
+    {
         switch (e.Data)
         {
             case JobSubmitted submitted:
-                operations.QueueSqlCommand($"INSERT INTO {Jobs} (tenant_id, job_id, type, submitted_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                operations.QueueSqlCommand($"INSERT INTO {jobs} (tenant_id, job_id, type, submitted_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     e.TenantId, submitted.JobId, submitted.Type, submitted.At);
                 break;
             case JobCompleted or JobFailed or JobCancelled:
                 var at = ((Domain.Jobs.JobEvent)e.Data).At;
                 var outcome = e.Data switch { JobCompleted => "completed", JobFailed => "failed", _ => "cancelled" };
                 operations.QueueSqlCommand($"""
-                    UPDATE {Jobs} SET outcome = ?, ended_at = ?, duration_ms = greatest(0, extract(epoch FROM ?::timestamptz - submitted_at) * 1000)
+                    UPDATE {jobs} SET outcome = ?, ended_at = ?, duration_ms = greatest(0, extract(epoch FROM ?::timestamptz - submitted_at) * 1000)
                     WHERE tenant_id = ? AND job_id = ?
                     """, outcome, at, at, e.TenantId, e.StreamId);
                 break;
             case JobRedriven:
-                operations.QueueSqlCommand($"UPDATE {Jobs} SET outcome = NULL, ended_at = NULL, duration_ms = NULL WHERE tenant_id = ? AND job_id = ?",
+                operations.QueueSqlCommand($"UPDATE {jobs} SET outcome = NULL, ended_at = NULL, duration_ms = NULL WHERE tenant_id = ? AND job_id = ?",
                     e.TenantId, e.StreamId);
                 break;
         }
-        return ValueTask.CompletedTask;
     }
 }
