@@ -34,7 +34,7 @@ public sealed class CallbacksTests
     public void Callbacks_are_about_the_jobs_own_events_never_about_their_own_records()
     {
         Assert.Equal("completed", Callbacks.NameOf(new JobCompleted(JobId, default, "application/json", Now)));
-        Assert.Equal("retrying", Callbacks.NameOf(new JobAttemptFailed(JobId, 1, "e", "m", Now, Now)));
+        Assert.Equal("retrying", Callbacks.NameOf(new JobAttemptFailed(JobId, 1, new JobError("e", "m"), Now, Now)));
         Assert.Null(Callbacks.NameOf(new WebhookDelivered(JobId, "msg", 4, 1, 200, Now)));
         Assert.True(Callbacks.IsRecord(new WebhookDelivered(JobId, "msg", 4, 1, 200, Now)));
     }

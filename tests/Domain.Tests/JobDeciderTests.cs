@@ -17,11 +17,11 @@ public sealed class JobDeciderTests
     private static JobStarted Started(int attempt = 1) => new(Id, attempt, "node-a", Now);
     private static JobProgressed Progressed(int percent) => new(Id, 1, percent, null, Now);
     private static readonly JobCompleted Completed = new(Id, JsonDocument.Parse("{}").RootElement, "application/json", Now);
-    private static readonly JobFailed Failed = new(Id, 1, "boom", "It broke.", Now);
+    private static readonly JobFailed Failed = new(Id, 1, new JobError("boom", "It broke."), Now);
     private static readonly JobCancellationRequested CancelRequested = new(Id, null, Now);
     private static readonly JobCancelled Cancelled = new(Id, Now);
 
-    private static JobAttemptFailed AttemptFailed(int attempt) => new(Id, attempt, "boom", "It broke.", Now.AddSeconds(1), Now);
+    private static JobAttemptFailed AttemptFailed(int attempt) => new(Id, attempt, new JobError("boom", "It broke."), Now.AddSeconds(1), Now);
 
     private static IReadOnlyList<JobEvent> Given(JobCommand when, params JobEvent[] given) => JobDecider.Decide(when, Job.Fold(given), Now);
 
@@ -178,7 +178,7 @@ public sealed class JobDeciderTests
     public void A_failed_attempt_is_retried_after_a_jittered_delay_while_attempts_remain()
     {
         var failed = Assert.IsType<JobAttemptFailed>(Assert.Single(Given(new FailAttempt(1, "timeout", "Took too long.", 0.25), Submitted, Started())));
-        Assert.Equal((1, "timeout", Now.AddSeconds(0.25)), (failed.Attempt, failed.ErrorCode, failed.RetryAt));
+        Assert.Equal((1, "timeout", Now.AddSeconds(0.25)), (failed.Attempt, failed.Error.Code, failed.RetryAt));
 
         var second = Assert.IsType<JobAttemptFailed>(Assert.Single(
             Given(new FailAttempt(2, "timeout", "Again.", 0.25), Submitted, Started(1), AttemptFailed(1), Started(2))));
@@ -193,7 +193,7 @@ public sealed class JobDeciderTests
     {
         var failed = Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(3, "boom", "Third time.", 0.5),
             Submitted, Started(1), AttemptFailed(1), Started(2), AttemptFailed(2), Started(3))));
-        Assert.Equal((3, "boom"), (failed.Attempt, failed.ErrorCode));
+        Assert.Equal((3, "boom"), (failed.Attempt, failed.Error.Code));
     }
 
     [Fact]
@@ -273,7 +273,7 @@ public sealed class JobDeciderTests
 
         Assert.IsType<JobCompleted>(Assert.Single(Given(new CompleteJob(1, Input, "application/json"), Submitted, Started(), Suspended)));
         var declined = Assert.IsType<JobFailed>(Assert.Single(Given(new FailAttempt(1, "card_declined", "Declined.", 0, Retryable: false), Submitted, Started(), Suspended)));
-        Assert.Equal("card_declined", declined.ErrorCode);
+        Assert.Equal("card_declined", declined.Error.Code);
         Assert.Null(Job.Fold([Submitted, Started(), Suspended, declined])!.WaitingFor);
     }
 
@@ -295,9 +295,9 @@ public sealed class JobDeciderTests
     public void A_suspended_job_that_hears_nothing_fails_for_good_while_a_lost_lease_is_retried()
     {
         var timedOut = Assert.IsType<JobFailed>(Assert.Single(Given(new ExpireAttempt(1, 0.5), Submitted, Started(), Suspended)));
-        Assert.Equal("wait_timed_out", timedOut.ErrorCode);
+        Assert.Equal("wait_timed_out", timedOut.Error.Code);
         var lost = Assert.IsType<JobAttemptFailed>(Assert.Single(Given(new ExpireAttempt(1, 0.5), Submitted, Started())));
-        Assert.Equal("lease_expired", lost.ErrorCode);
+        Assert.Equal("lease_expired", lost.Error.Code);
     }
 
     [Fact]

@@ -186,6 +186,31 @@ public sealed class JobReadModelTests(JobsDatabase db) : IClassFixture<JobsDatab
         Assert.Empty((await again.Compare(JobStatusProjection.ProjectionName, 10, default)).Differences);
     }
 
+    [Fact]
+    public async Task Failures_stored_in_the_earlier_shape_read_in_todays_and_rebuild_the_same_status()
+    {
+        var id = await db.Submit(maxAttempts: 2);
+        await db.Execute(id, new StartJob("node-a"));
+        await db.Execute(id, job => new FailAttempt(job.Attempt, "timeout", "Took too long.", 0));
+        await db.Execute(id, new StartJob("node-a"));
+        await db.Execute(id, job => new FailAttempt(job.Attempt, "boom", "It broke.", 0, Retryable: false));
+        // As the service stored failures until 2026-11-25: the error's code and message side by side.
+        await db.Execute("""
+            UPDATE jobs.mt_events SET data = data - 'error' || jsonb_build_object('errorCode', data -> 'error' ->> 'code', 'errorMessage', data -> 'error' ->> 'message')
+            WHERE stream_id = $1 AND type IN ('job.attempt_failed', 'job.failed')
+            """, id);
+        Assert.Equal(2, await db.Scalar<long>("SELECT count(*) FROM jobs.mt_events WHERE stream_id = $1 AND data ? 'errorCode' AND NOT data ? 'error'", id));
+
+        var events = await db.Events(id);
+
+        Assert.Equal(new JobError("timeout", "Took too long."), events.OfType<JobEvent.JobAttemptFailed>().Single().Error);
+        Assert.Equal(new JobError("boom", "It broke."), events.OfType<JobEvent.JobFailed>().Single().Error);
+        await db.Execute("DELETE FROM jobs.mt_doc_job_status WHERE id = $1", id);
+        await Rebuild();
+        var status = (await db.Queries.Status(id, Tenants.Default, default))!;
+        Assert.Equal((JobStatus.Failed, new JobError("boom", "It broke.")), (status.State.Status, status.Error));
+    }
+
     private async Task Rebuild()
     {
         await using var build = await ShadowBuild.Create(db.Store, db.DataSource, new FeedHorizon(db.DataSource, TimeProvider.System), "jobs_rebuild", JobReadModels.Names, default);

@@ -49,7 +49,7 @@ public sealed class JobStatusProjectionTests
     [Fact]
     public void A_failure_keeps_its_code_and_message_and_its_time()
     {
-        var view = Fold(Submitted, new JobStarted(Id, 1, "node-a", T0), new JobFailed(Id, 1, "upstream_down", "The encoder is down.", T0.AddMinutes(1)))!;
+        var view = Fold(Submitted, new JobStarted(Id, 1, "node-a", T0), new JobFailed(Id, 1, new JobError("upstream_down", "The encoder is down."), T0.AddMinutes(1)))!;
         Assert.Equal((JobStatus.Failed, new JobError("upstream_down", "The encoder is down."), (DateTimeOffset?)T0.AddMinutes(1)),
             (view.State.Status, view.Error, view.FinishedAt));
     }
@@ -66,7 +66,7 @@ public sealed class JobStatusProjectionTests
     public void A_failed_attempt_shows_its_error_and_when_the_next_one_is_due()
     {
         var view = Fold(Submitted, new JobStarted(Id, 1, "node-a", T0), new JobProgressed(Id, 1, 70, "most of it", T0),
-            new JobAttemptFailed(Id, 1, "timeout", "Took too long.", T0.AddSeconds(30), T0.AddSeconds(10)))!;
+            new JobAttemptFailed(Id, 1, new JobError("timeout", "Took too long."), T0.AddSeconds(30), T0.AddSeconds(10)))!;
         Assert.Equal((JobStatus.Queued, 0, 1, "timeout", (DateTimeOffset?)T0.AddSeconds(30), (string?)null),
             (view.State.Status, view.State.Progress, view.State.Failures, view.Error?.Code, view.RunAfter, view.Message));
 
@@ -79,7 +79,7 @@ public sealed class JobStatusProjectionTests
     [Fact]
     public void A_redriven_dead_letter_is_queued_with_its_error_cleared()
     {
-        var view = Fold(Submitted, new JobStarted(Id, 1, "node-a", T0), new JobFailed(Id, 1, "boom", "It broke.", T0), new JobRedriven(Id, "fixed", T0.AddHours(1)))!;
+        var view = Fold(Submitted, new JobStarted(Id, 1, "node-a", T0), new JobFailed(Id, 1, new JobError("boom", "It broke."), T0), new JobRedriven(Id, "fixed", T0.AddHours(1)))!;
         Assert.Equal((JobStatus.Queued, 0, (JobError?)null, (DateTimeOffset?)null, (DateTimeOffset?)T0.AddHours(1)),
             (view.State.Status, view.State.Failures, view.Error, view.FinishedAt, view.RunAfter));
     }

@@ -184,7 +184,7 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
 
         Assert.Equal(1, expired);
         var failed = (await Events(id)).OfType<JobAttemptFailed>().Single();
-        Assert.Equal((1, "lease_expired"), (failed.Attempt, failed.ErrorCode));
+        Assert.Equal((1, "lease_expired"), (failed.Attempt, failed.Error.Code));
         Assert.Equal(LeaseCheck.NotHeld, (await Leases.Check(id, first.Lease.Token, null, default)).Check);
 
         var second = await Eventually.Get(() => Queue.Claim(1, ["expiring"], null, "live-node", "live-node", Lease, default), c => c.Count == 1, "the retry to be due");
@@ -201,7 +201,7 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
 
         Assert.Equal(1, await Queue.ExpireLeases(100, "sweeper", default));
 
-        Assert.Equal("lease_expired", (await Events(id)).OfType<JobAttemptFailed>().Single().ErrorCode);
+        Assert.Equal("lease_expired", (await Events(id)).OfType<JobAttemptFailed>().Single().Error.Code);
         var retry = await Eventually.Get(() => Queue.Claim(1, ["orphan"], null, "node", "node", Lease, default), c => c.Count == 1, "the retry to be due");
         Assert.Equal(2, retry[0].State.Attempt);
     }

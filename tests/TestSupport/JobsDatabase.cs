@@ -32,4 +32,6 @@ public sealed class JobsDatabase : TestDatabase
     public Task Execute(Guid id, Func<Job, JobCommand> command, string tenant = Tenants.Default) => _process.Execute(id, command, tenant);
 
     public Task Execute(Guid id, JobCommand command, string tenant = Tenants.Default) => _process.Execute(id, command, tenant);
+
+    public Task<IReadOnlyList<JobEvent>> Events(Guid id, string tenant = Tenants.Default) => _process.Events(id, tenant);
 }

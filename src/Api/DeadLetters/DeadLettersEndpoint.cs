@@ -1,4 +1,5 @@
 using System.Globalization;
+using EventSourced.Domain.Jobs;
 using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;

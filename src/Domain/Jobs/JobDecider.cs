@@ -40,9 +40,9 @@ public static class JobDecider
             throw new JobRuleViolation(ViolationKind.InvalidValue, "wait_in_the_past", $"A wait must end in the future, not at {c.Until:u}."),
         (SuspendJob c, var job) => [new JobSuspended(job.Id, job.Attempt, c.WaitingFor, c.Until, now)],
         (FailAttempt c, var job) when !c.Retryable || job.Attempt >= job.MaxAttempts =>
-            [new JobFailed(job.Id, job.Attempt, c.ErrorCode, c.ErrorMessage, now)],
+            [new JobFailed(job.Id, job.Attempt, new JobError(c.ErrorCode, c.ErrorMessage), now)],
         (FailAttempt c, var job) =>
-            [new JobAttemptFailed(job.Id, job.Attempt, c.ErrorCode, c.ErrorMessage, now + job.Backoff.Delay(job.Failures + 1, c.Jitter), now)],
+            [new JobAttemptFailed(job.Id, job.Attempt, new JobError(c.ErrorCode, c.ErrorMessage), now + job.Backoff.Delay(job.Failures + 1, c.Jitter), now)],
         (ReleaseJob c, var job) => [new JobReleased(job.Id, job.Attempt, c.Reason, now)],
 
         (ConfirmCancellation, { CancellationRequested: true } job) => [new JobCancelled(job.Id, now)],

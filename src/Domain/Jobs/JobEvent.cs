@@ -48,10 +48,10 @@ public abstract record JobEvent
     public sealed record JobCompleted(Guid JobId, JsonElement Result, string ResultContentType, DateTimeOffset At) : JobEvent;
 
     /// <summary>An attempt failed and another is due at <paramref name="RetryAt"/>: the job is queued again.</summary>
-    public sealed record JobAttemptFailed(Guid JobId, int Attempt, string ErrorCode, string ErrorMessage, DateTimeOffset RetryAt, DateTimeOffset At) : JobEvent;
+    public sealed record JobAttemptFailed(Guid JobId, int Attempt, JobError Error, DateTimeOffset RetryAt, DateTimeOffset At) : JobEvent;
 
     /// <summary>The job failed for good: its attempts are used up, or the error is not worth retrying. It is a dead letter.</summary>
-    public sealed record JobFailed(Guid JobId, int Attempt, string ErrorCode, string ErrorMessage, DateTimeOffset At) : JobEvent;
+    public sealed record JobFailed(Guid JobId, int Attempt, JobError Error, DateTimeOffset At) : JobEvent;
 
     /// <summary>
     /// The attempt now waits for someone outside the service (<paramref name="WaitingFor"/>: a payment provider) to report

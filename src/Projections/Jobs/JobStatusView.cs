@@ -6,8 +6,6 @@ using static EventSourced.Domain.Jobs.JobEvent;
 
 namespace EventSourced.Projections.Jobs;
 
-public sealed record JobError(string Code, string Message);
-
 /// <summary>
 /// Where a job stands: one document per job, kept by <see cref="JobStatusProjection"/> in the
 /// transaction of every append, so it is never behind its events. GET /jobs/{id} reads it, and
@@ -76,8 +74,8 @@ public sealed class JobStatusProjection : SingleStreamProjection<JobStatusView, 
             (_, JobProgressed p) => view with { Message = p.Message },
             (_, JobSuspended w) => view with { Message = $"Waiting for the {w.WaitingFor} until {w.Until:u}." },
             (_, JobCompleted c) => view with { Message = null, Error = null, FinishedAt = c.At },
-            (_, JobAttemptFailed a) => view with { Message = null, Error = new JobError(a.ErrorCode, a.ErrorMessage), RunAfter = a.RetryAt },
-            (_, JobFailed f) => view with { Error = new JobError(f.ErrorCode, f.ErrorMessage), FinishedAt = f.At },
+            (_, JobAttemptFailed a) => view with { Message = null, Error = a.Error, RunAfter = a.RetryAt },
+            (_, JobFailed f) => view with { Error = f.Error, FinishedAt = f.At },
             (_, JobReleased r) => view with { Message = null, RunAfter = r.At },
             (_, JobRedriven r) => view with { Error = null, FinishedAt = null, RunAfter = r.At },
             (_, JobCancelled c) => view with { FinishedAt = c.At, RunAfter = null },

@@ -29,7 +29,7 @@ public sealed class NodeFailureTests(TestDatabase db, ITestOutputHelper output) 
         var history = await Nodes.History(db.ConnectionString, id);
         Assert.Equal([(1, victimName), (2, survivorName)], history.OfType<JobStarted>().Select(s => (s.Attempt, s.Worker)));
         var lost = Assert.Single(history.OfType<JobAttemptFailed>());
-        Assert.Equal((1, "lease_expired"), (lost.Attempt, lost.ErrorCode));
+        Assert.Equal((1, "lease_expired"), (lost.Attempt, lost.Error.Code));
         Assert.Equal(2, (await (await survivor.Client().GetAsync($"/jobs/{id}")).Json()).GetProperty("attempt").GetInt32());
     }
 }

@@ -19,13 +19,13 @@ public sealed class RetryTests(TestDatabase db) : IClassFixture<TestDatabase>
         Assert.Equal([1, 2, 3], history.OfType<JobStarted>().Select(s => s.Attempt));
         var retries = history.OfType<JobAttemptFailed>().ToList();
         Assert.Equal([1, 2], retries.Select(r => r.Attempt));
-        Assert.All(retries, r => Assert.Equal("handler_error", r.ErrorCode));
+        Assert.All(retries, r => Assert.Equal("handler_error", r.Error.Code));
         // Full jitter: each gap is drawn from a window that doubles (200 ms, then 400 ms), and the next attempt waits for it.
         Assert.InRange(retries[0].RetryAt - retries[0].At, TimeSpan.Zero, TimeSpan.FromMilliseconds(200));
         Assert.InRange(retries[1].RetryAt - retries[1].At, TimeSpan.Zero, TimeSpan.FromMilliseconds(400));
         var starts = history.OfType<JobStarted>().ToList();
         Assert.True(starts[1].At >= retries[0].RetryAt && starts[2].At >= retries[1].RetryAt);
-        Assert.Equal((3, "handler_error"), (history.OfType<JobFailed>().Single().Attempt, history.OfType<JobFailed>().Single().ErrorCode));
+        Assert.Equal((3, "handler_error"), (history.OfType<JobFailed>().Single().Attempt, history.OfType<JobFailed>().Single().Error.Code));
 
         var deadLetters = await (await client.GetAsync("/dead-letters")).Json();
         var letter = Assert.Single(deadLetters.GetProperty("items").EnumerateArray(), l => l.Str("jobId") == id.ToString());
@@ -53,8 +53,8 @@ public sealed class RetryTests(TestDatabase db) : IClassFixture<TestDatabase>
 
         var history = await Nodes.History(db.ConnectionString, id);
         Assert.Equal([1, 2], history.OfType<JobStarted>().Select(s => s.Attempt));
-        Assert.Equal("timeout", Assert.Single(history.OfType<JobAttemptFailed>()).ErrorCode);
-        Assert.Equal("timeout", history.OfType<JobFailed>().Single().ErrorCode);
+        Assert.Equal("timeout", Assert.Single(history.OfType<JobAttemptFailed>()).Error.Code);
+        Assert.Equal("timeout", history.OfType<JobFailed>().Single().Error.Code);
         var status = await (await client.GetAsync($"/jobs/{id}")).Json();
         Assert.Equal(("failed", 2, "timeout"), (status.Str("status"), status.GetProperty("maxAttempts").GetInt32(), status.GetProperty("error").Str("code")));
     }

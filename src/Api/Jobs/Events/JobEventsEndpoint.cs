@@ -7,7 +7,6 @@ using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.EventStore.Notifications;
-using EventSourced.Projections.Jobs;
 using JasperFx.Events;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.RateLimiting;
@@ -161,8 +160,8 @@ public static class JobEventsEndpoint
             JobProgressed p => data with { Percent = p.Percent, Message = p.Message },
             JobSuspended w => data with { WaitingFor = w.WaitingFor, WaitingUntil = w.Until },
             JobCompleted c => data with { ResultUrl = JobLinks.Result(state.Id), ResultContentType = c.ResultContentType },
-            JobAttemptFailed a => data with { Error = new JobError(a.ErrorCode, a.ErrorMessage), RetryAt = a.RetryAt },
-            JobFailed f => data with { Error = new JobError(f.ErrorCode, f.ErrorMessage) },
+            JobAttemptFailed a => data with { Error = a.Error, RetryAt = a.RetryAt },
+            JobFailed f => data with { Error = f.Error },
             JobReleased r => data with { Reason = r.Reason },
             JobRedriven r => data with { Reason = r.Reason },
             JobCancellationRequested r => data with { CancellationRequested = true, Reason = r.Reason },

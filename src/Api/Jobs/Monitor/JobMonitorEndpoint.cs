@@ -1,7 +1,6 @@
 using EventSourced.Api.Access;
 using EventSourced.Api.JobTypes;
 using EventSourced.Domain.Jobs;
-using EventSourced.Projections.Jobs;
 using Microsoft.AspNetCore.Authorization;
 using Wolverine.Http;
 
