@@ -19,3 +19,5 @@ if (settings.Runs("fairness"))
     await FairnessScenario.Run(await settings.WithFreshDatabase("bench_fairness"));
 if (settings.Runs("rebuild"))
     await RebuildScenario.Run(await settings.WithFreshDatabase("bench_rebuild"));
+if (settings.Runs("archive"))
+    await ArchiveScenario.Run(settings);

@@ -103,7 +103,7 @@ public static class RebuildScenario
         }
     }
 
-    private static JobSubmitted Submitted(Guid id) => new(id, "transcode", JsonSerializer.SerializeToElement(new { fileId = "file", steps = 2 }),
+    internal static JobSubmitted Submitted(Guid id) => new(id, "transcode", JsonSerializer.SerializeToElement(new { fileId = "file", steps = 2 }),
         null, "corr", "fp", "key", 3, 300, new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5)), DateTimeOffset.UtcNow);
 
     private static async Task<long> Scalar(NpgsqlDataSource dataSource, string sql)
