@@ -9,7 +9,7 @@ using Npgsql;
 namespace EventSourced.Benchmark;
 
 /// <summary>
-/// Scenario: whether Marten's partition for archived streams (Events.UseArchivedStreamPartitioning) pays here. The
+/// Scenario: whether Marten's partition for archived streams (Events.UseArchivedStreamPartitioning) would pay here. The
 /// rebuild scenario's million events (200,000 jobs), of which audit retention then archives the oldest 80% as the
 /// service does (Marten's ArchiveStream, 500 jobs a transaction); then the global feed's page from the start and at
 /// the end, an export of the events left, and appends, each without and with the partition, on a database of its own.

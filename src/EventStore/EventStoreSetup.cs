@@ -25,10 +25,6 @@ public static class EventStoreSetup
         options.Events.AppendMode = EventAppendMode.Rich;
         options.Events.MetadataConfig.EnableAll();
         options.Events.MetadataConfig.UserNameEnabled = true;
-        // Archived streams and their events live in partitions of their own, which every read of the live ones skips:
-        // with 80% of a million events archived, the feed's first page took 1 s without, 3 ms with (./bench archive).
-        // Databases made before keep their tables: see ArchivedPartitions.
-        options.Events.UseArchivedStreamPartitioning = true;
         foreach (var (name, type) in eventTypes)
             options.Events.MapEventType(type, name);
         options.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);

@@ -50,16 +50,13 @@ public sealed class ExpectedRefusals(ILogger<IDocumentStore> logger) : IMartenLo
 
     /// <summary>
     /// A stream's id or an event's version taken, as Marten reports it or as PostgreSQL does (a unique key of the event
-    /// tables, or of their partitions: mt_streams_default and the like); a unique key broken anywhere else is a fault and is logged.
+    /// tables); a unique key broken anywhere else is a fault and is logged.
     /// </summary>
     private static bool IsExpected(Exception ex) => ex switch
     {
         ExistingStreamIdCollisionException or JasperFx.ConcurrencyException => true,
-        PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, TableName: { } table } when IsEventTable(table) => true,
+        PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, TableName: "mt_streams" or "mt_events" } => true,
         { InnerException: { } inner } => IsExpected(inner),
         _ => false,
     };
-
-    private static bool IsEventTable(string table) =>
-        table is "mt_streams" or "mt_events" || table.StartsWith("mt_streams_", StringComparison.Ordinal) || table.StartsWith("mt_events_", StringComparison.Ordinal);
 }

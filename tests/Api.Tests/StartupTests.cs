@@ -1,9 +1,4 @@
-using EventSourced.Api.Tests.Durability;
-using EventSourced.Domain.Jobs;
-using EventSourced.EventStore;
-using EventSourced.Scheduling;
 using EventSourced.TestSupport;
-using Marten;
 
 namespace EventSourced.Api.Tests;
 
@@ -38,55 +33,5 @@ public sealed class ClusterStartupTests(TestDatabase db) : IClassFixture<TestDat
 
         foreach (var node in nodes)
             await node.DisposeAsync();
-    }
-}
-
-/// <summary>Archived jobs' events in partitions of their own: made so in a new database, and never forced on an old one.</summary>
-public sealed class ArchivedPartitionsTests
-{
-    [Fact]
-    public async Task A_new_database_keeps_archived_events_apart_and_one_made_before_keeps_its_tables_its_events_and_their_numbering()
-    {
-        await using var fresh = new TestDatabase();
-        await fresh.InitializeAsync();
-        await using var old = new TestDatabase();
-        await old.InitializeAsync();
-        // Event tables as the service made them before: unpartitioned, with a job in them.
-        using (var before = DocumentStore.For(o =>
-        {
-            o.Connection(old.ConnectionString);
-            JobStorage.Configure(o);
-            o.Events.UseArchivedStreamPartitioning = false;
-        }))
-        {
-            await before.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
-            var id = Guid.NewGuid();
-            await new GroupCommit(before).Append(new StreamAppend(id, Tenants.Default, 0,
-            [
-                new JobEvent.JobSubmitted(id, "report", System.Text.Json.JsonDocument.Parse("{}").RootElement, null, null, "fp", "k", 3, 60,
-                    new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)), DateTimeOffset.UtcNow),
-            ], EventMetadata.None, typeof(Job)), default);
-        }
-
-        foreach (var db in (TestDatabase[])[fresh, old])
-        {
-            var settings = new Dictionary<string, string?> { ["DATABASE_URL"] = db.ConnectionString, ["Logging__LogLevel__Default"] = "Warning" };
-            await using (var node = await ApiProcess.StartHealthy(settings))
-            {
-                using var client = await node.ClientWithKey(settings);
-                await client.WaitForStatus(await client.Submit("transcode", """{"fileId":"a","steps":1,"stepMs":0}"""), "completed");
-            }
-            // A second start finds nothing to change.
-            await using (await ApiProcess.StartHealthy(settings))
-            {
-            }
-        }
-
-        Assert.Equal("p", await fresh.Scalar<string>("SELECT relkind::text FROM pg_class WHERE oid = 'jobs.mt_events'::regclass"));
-        Assert.Equal("r", await old.Scalar<string>("SELECT relkind::text FROM pg_class WHERE oid = 'jobs.mt_events'::regclass"));
-        // The job made before is there, and the new job's events were numbered after its event.
-        Assert.Equal(2L, await old.Scalar<long>("SELECT count(DISTINCT stream_id) FROM jobs.mt_events"));
-        Assert.Equal(1L, await old.Scalar<long>("SELECT min(seq_id) FROM jobs.mt_events"));
-        Assert.Equal(await old.Scalar<long>("SELECT count(*) FROM jobs.mt_events"), await old.Scalar<long>("SELECT count(DISTINCT seq_id) FROM jobs.mt_events"));
     }
 }

@@ -57,15 +57,7 @@ public static class DatabaseSetup
         // when it dies its lock goes with its connection, and another node takes over from the progress it committed.
         services.AddMarten(JobStorage.Configure).UseNpgsqlDataSource().UseLightweightSessions().IntegrateWithWolverine()
             .AddAsyncDaemon(DaemonMode.HotCold);
-        services.ConfigureMarten((sp, options) =>
-        {
-            options.Logger(new ExpectedRefusals(sp.GetRequiredService<ILogger<IDocumentStore>>()));
-            if (ArchivedPartitions.KeepExistingTables(options, sp.GetRequiredService<NpgsqlDataSource>()))
-            {
-                sp.GetRequiredService<ILogger<DatabaseStartup>>().LogWarning(
-                    "The event tables were made before archived jobs got partitions of their own and are kept as they are; see the README's archiving section.");
-            }
-        });
+        services.ConfigureMarten((sp, options) => options.Logger(new ExpectedRefusals(sp.GetRequiredService<ILogger<IDocumentStore>>())));
         services.AddSingleton<GroupCommit>();
         services.AddSingleton<StreamReads>();
         services.AddSingleton<FeedHorizon>();
