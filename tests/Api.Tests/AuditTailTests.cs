@@ -103,7 +103,7 @@ public sealed class AuditTailTests(ApiWithASmallTailWindow api) : IClassFixture<
 
     private static async Task Wave(HttpClient client)
     {
-        var held = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Submit(client, """{"type":"held","input":{}}""")));
+        var held = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => SubmitHeld(client)));
         await Task.WhenAll(
         [
             .. Enumerable.Range(0, 4).Select(i => Submit(client, $$$"""{"type":"transcode","input":{"fileId":"t","steps":2,"stepMs":10}{{{(i % 2 == 0 ? ""","correlationId":"audited" """ : "")}}}}""")),

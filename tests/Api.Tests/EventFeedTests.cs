@@ -23,14 +23,7 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         var start = (await Page("/events?limit=1000")).Horizon;
         var late = Guid.NewGuid();
         await using var connection = new NpgsqlConnection(api.Database.ConnectionString);
-        await connection.OpenAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await using (var session = api.Host.Services.GetRequiredService<IDocumentStore>().LightweightSession(Tenanted(SessionOptions.ForTransaction(transaction))))
-        {
-            // Numbered now, committed below: after the next job, whose number is higher.
-            session.Events.StartStream<Job>(late, Submitted(late));
-            await session.SaveChangesAsync();
-        }
+        await using var transaction = await SubmitUncommitted(connection, late);
         var early = await _client.SubmitTranscode();
         for (var look = 0; look < 10; look++)
             Assert.DoesNotContain((await Page($"/events?after={start}&limit=1000")).Events, e => e.JobId == early);
@@ -149,14 +142,7 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         await using var tail = await SseStream.Open(_client, $"/events/stream?after={start}");
         var late = Guid.NewGuid();
         await using var connection = new NpgsqlConnection(api.Database.ConnectionString);
-        await connection.OpenAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await using (var session = api.Host.Services.GetRequiredService<IDocumentStore>().LightweightSession(Tenanted(SessionOptions.ForTransaction(transaction))))
-        {
-            // Numbered now, committed below: after the next job, whose number is higher.
-            session.Events.StartStream<Job>(late, Submitted(late));
-            await session.SaveChangesAsync();
-        }
+        await using var transaction = await SubmitUncommitted(connection, late);
         var early = await _client.SubmitTranscode();
         var next = tail.Next(TimeSpan.FromSeconds(10));
         Assert.NotSame(next, await Task.WhenAny(next, Task.Delay(TimeSpan.FromMilliseconds(500))));
@@ -204,7 +190,7 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
                     Assert.Equal("job.submitted", (await t.Next(TimeSpan.FromSeconds(10)))?.Event);
             }));
 
-            Assert.InRange(reads.Count, 1, tails.Count - 1);
+            Assert.InRange(reads.Count, 1, 10);
         }
         finally
         {
@@ -261,6 +247,20 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         var response = await _client.GetAsync(url);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<FeedPage>(JsonSerializerOptions.Web))!;
+    }
+
+    /// <summary>
+    /// Appends a submission of job <paramref name="id"/> in a transaction left open on <paramref name="connection"/>: numbered
+    /// now, committed when the test commits it, after any job submitted meanwhile, whose number is higher.
+    /// </summary>
+    private async Task<NpgsqlTransaction> SubmitUncommitted(NpgsqlConnection connection, Guid id)
+    {
+        await connection.OpenAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using var session = api.Host.Services.GetRequiredService<IDocumentStore>().LightweightSession(Tenanted(SessionOptions.ForTransaction(transaction)));
+        session.Events.StartStream<Job>(id, Submitted(id));
+        await session.SaveChangesAsync();
+        return transaction;
     }
 
     private static SessionOptions Tenanted(SessionOptions options)
