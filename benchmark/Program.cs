@@ -15,6 +15,8 @@ if (settings.Runs("search"))
     await SearchScenario.Run(await settings.WithFreshDatabase("bench_search"));
 if (settings.Runs("feed"))
     await FeedScenario.Run(await settings.WithFreshDatabase("bench_feed"));
+if (settings.Runs("tail"))
+    await TailScenario.Run(await settings.WithFreshDatabase("bench_tail"));
 if (settings.Runs("fairness"))
     await FairnessScenario.Run(await settings.WithFreshDatabase("bench_fairness"));
 if (settings.Runs("rebuild"))

@@ -29,12 +29,23 @@ public sealed class RawConnection : IDisposable
         return new RawConnection(socket);
     }
 
-    /// <summary>Reads until <paramref name="text"/> arrives (true), or the server ends the response or a minute passes (false).</summary>
+    /// <summary>
+    /// Reads until <paramref name="text"/> arrives (true), or the server ends the response or a minute passes (false). What
+    /// arrived after it is kept for the next wait: a stream may send several awaited texts in one read.
+    /// </summary>
     public async Task<bool> WaitFor(string text)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         while (true)
         {
+            var at = _tail.IndexOf(text, StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                _tail = _tail[(at + text.Length)..];
+                return true;
+            }
+            if (_tail.Length > text.Length)
+                _tail = _tail[^text.Length..];
             int read;
             try
             {
@@ -46,10 +57,7 @@ public sealed class RawConnection : IDisposable
             }
             if (read == 0)
                 return false;
-            var seen = _tail + Encoding.ASCII.GetString(_buffer, 0, read);
-            if (seen.Contains(text, StringComparison.Ordinal))
-                return true;
-            _tail = seen.Length > text.Length ? seen[^text.Length..] : seen;
+            _tail += Encoding.ASCII.GetString(_buffer, 0, read);
         }
     }
 

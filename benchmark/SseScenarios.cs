@@ -78,7 +78,7 @@ public static class SseScenarios
         return [.. ids];
     }
 
-    private static async Task<Guid> Post(HttpClient http, string type, string input, string extra = "")
+    internal static async Task<Guid> Post(HttpClient http, string type, string input, string extra = "")
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/jobs")
         {

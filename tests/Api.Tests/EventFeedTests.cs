@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -22,14 +23,7 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         var start = (await Page("/events?limit=1000")).Horizon;
         var late = Guid.NewGuid();
         await using var connection = new NpgsqlConnection(api.Database.ConnectionString);
-        await connection.OpenAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await using (var session = api.Host.Services.GetRequiredService<IDocumentStore>().LightweightSession(Tenanted(SessionOptions.ForTransaction(transaction))))
-        {
-            // Numbered now, committed below: after the next job, whose number is higher.
-            session.Events.StartStream<Job>(late, Submitted(late));
-            await session.SaveChangesAsync();
-        }
+        await using var transaction = await SubmitUncommitted(connection, late);
         var early = await _client.SubmitTranscode();
         for (var look = 0; look < 10; look++)
             Assert.DoesNotContain((await Page($"/events?after={start}&limit=1000")).Events, e => e.JobId == early);
@@ -141,6 +135,70 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         Assert.All(names, e => Assert.True(e!.Seq > first.Seq));
     }
 
+    [Fact]
+    public async Task The_live_tail_waits_for_a_transaction_that_commits_late_rather_than_skip_its_event()
+    {
+        var start = (await Page("/events?limit=1000")).Horizon;
+        await using var tail = await SseStream.Open(_client, $"/events/stream?after={start}");
+        var late = Guid.NewGuid();
+        await using var connection = new NpgsqlConnection(api.Database.ConnectionString);
+        await using var transaction = await SubmitUncommitted(connection, late);
+        var early = await _client.SubmitTranscode();
+        var next = tail.Next(TimeSpan.FromSeconds(10));
+        Assert.NotSame(next, await Task.WhenAny(next, Task.Delay(TimeSpan.FromMilliseconds(500))));
+
+        await transaction.CommitAsync();
+
+        var events = new[] { await next, await tail.Next(TimeSpan.FromSeconds(10)) };
+        Assert.Equal([late, early], events.Select(e => e!.Json.GetProperty("jobId").GetGuid()));
+    }
+
+    [Fact]
+    public async Task The_live_tail_draws_the_line_of_from_where_GET_events_does_also_within_a_microsecond()
+    {
+        var start = (await Page("/events?limit=1000")).Horizon;
+        await using var keeper = await SseStream.Open(_client, $"/events/stream?after={start}");
+        await _client.SubmitTranscode();
+        var sent = (await keeper.Next(TimeSpan.FromSeconds(10)))!;
+        // The database keeps microseconds: a bound a tenth of one later is the same bound to GET /events.
+        var from = Uri.EscapeDataString(sent.Json.GetProperty("timestamp").GetDateTimeOffset().AddTicks(5).ToString("O"));
+        Assert.Equal(sent.Seq, Assert.Single((await Page($"/events?after={start}&from={from}")).Events).Seq);
+
+        await using var tail = await SseStream.Open(_client, $"/events/stream?after={sent.Seq - 1}&from={from}");
+
+        Assert.Equal(sent.Seq, (await tail.Next(TimeSpan.FromSeconds(10)))?.Seq);
+    }
+
+    [Fact]
+    public async Task Fifty_tails_at_the_live_edge_cost_the_database_one_read_of_the_feed_per_append_not_one_each()
+    {
+        var start = (await Page("/events?limit=1000")).Horizon;
+        var tails = new List<SseStream>();
+        try
+        {
+            for (var i = 0; i < 50; i++)
+                tails.Add(await SseStream.Open(_client, $"/events/stream?after={start}"));
+            await _client.SubmitTranscode();
+            await Task.WhenAll(tails.Select(t => t.Next(TimeSpan.FromSeconds(10))));
+
+            using var reads = new FeedReads(api.Database.Name);
+            for (var i = 0; i < 10; i++)
+                await _client.SubmitTranscode();
+            await Task.WhenAll(tails.Select(async t =>
+            {
+                for (var i = 0; i < 10; i++)
+                    Assert.Equal("job.submitted", (await t.Next(TimeSpan.FromSeconds(10)))?.Event);
+            }));
+
+            Assert.InRange(reads.Count, 1, 10);
+        }
+        finally
+        {
+            foreach (var tail in tails)
+                await tail.DisposeAsync();
+        }
+    }
+
     [Theory]
     [InlineData("/events?after=-1", "after")]
     [InlineData("/events?limit=5000", "limit")]
@@ -153,6 +211,33 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         Assert.True((await response.Json()).GetProperty("errors").TryGetProperty(field, out _));
     }
 
+    /// <summary>Counts the statements that read the feed (events by sequence number) on one database, as Npgsql traces them.</summary>
+    private sealed class FeedReads : IDisposable
+    {
+        private readonly ActivityListener _listener;
+        private int _count;
+
+        public FeedReads(string database)
+        {
+            _listener = new ActivityListener
+            {
+                ShouldListenTo = source => source.Name == "Npgsql",
+                Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+                ActivityStopped = activity =>
+                {
+                    if (activity.GetTagItem("db.name") as string == database && activity.GetTagItem("db.statement") is string sql
+                        && sql.Contains(".mt_events as d", StringComparison.Ordinal) && sql.Contains("d.seq_id >", StringComparison.Ordinal))
+                        Interlocked.Increment(ref _count);
+                },
+            };
+            ActivitySource.AddActivityListener(_listener);
+        }
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Dispose() => _listener.Dispose();
+    }
+
     private sealed record Entry(long Seq, Guid JobId, string Type, EventMetadata Metadata);
 
     private sealed record FeedPage(List<Entry> Events, long Horizon, string Next);
@@ -162,6 +247,20 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         var response = await _client.GetAsync(url);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<FeedPage>(JsonSerializerOptions.Web))!;
+    }
+
+    /// <summary>
+    /// Appends a submission of job <paramref name="id"/> in a transaction left open on <paramref name="connection"/>: numbered
+    /// now, committed when the test commits it, after any job submitted meanwhile, whose number is higher.
+    /// </summary>
+    private async Task<NpgsqlTransaction> SubmitUncommitted(NpgsqlConnection connection, Guid id)
+    {
+        await connection.OpenAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using var session = api.Host.Services.GetRequiredService<IDocumentStore>().LightweightSession(Tenanted(SessionOptions.ForTransaction(transaction)));
+        session.Events.StartStream<Job>(id, Submitted(id));
+        await session.SaveChangesAsync();
+        return transaction;
     }
 
     private static SessionOptions Tenanted(SessionOptions options)

@@ -1,12 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
 using EventSourced.EventStore;
-using EventSourced.EventStore.Notifications;
 using JasperFx.Events;
 using EventSourced.Projections.Jobs;
 using Marten;
@@ -78,12 +76,14 @@ public static class EventFeedEndpoint
     /// <summary>
     /// GET /events/stream: the same feed as Server-Sent Events, a live audit tail. Each event's id is its sequence number, so
     /// a reconnect with Last-Event-ID resumes exactly after the last one received; the filters are those of GET /events.
+    /// New events come from the node's <see cref="AuditTail"/>, read once for every tail; a tail further back than its
+    /// window reads the database, page by page as GET /events does, until it reaches the window.
     /// </summary>
     [Authorize(Policy = AccessPolicies.Audit)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/events/stream", OperationId = "EventFeedStream")]
     public static async Task<IResult> Stream(
-        HttpContext http, IDocumentStore store, FeedHorizon horizon, EventNotifications notifications, IOptions<SseOptions> options,
+        HttpContext http, IDocumentStore store, FeedHorizon horizon, AuditTail tail, SseKeepAlive keepAlive, IOptions<SseOptions> options,
         IHostApplicationLifetime lifetime)
     {
         var (query, problem) = FeedQuery.Parse(http.Request.Query, ndjson: true);
@@ -96,34 +96,36 @@ public static class EventFeedEndpoint
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
         var ct = stop.Token;
-        var wake = new WakeOnAnyAppend();
-        using var subscription = notifications.Subscribe(wake);
-        await using var session = store.QuerySession(Tenant.Of(http));
+        var tenant = Tenant.Of(http);
+        using var following = tail.Follow();
+        await using var session = store.QuerySession(tenant);
         var sse = new SseWriter(http.Response);
         try
         {
             await sse.Start(options.Value.Retry, ct);
-            var looks = 0;
             while (true)
             {
-                var events = await query.Page(session, after, await horizon.Current(ct), RequestLimits.MaxEventsPage, ct);
-                foreach (var e in events)
-                    sse.Event(e.Sequence, e.EventTypeName, AuditEvent.From(e), AuditEventJson);
+                // "after" is how far this tail has looked: every event up to it was sent or did not match.
+                if (tail.Read(after, e => e.TenantId == tenant && query.Matches(e), RequestLimits.MaxEventsPage) is not { } read)
+                {
+                    var upTo = await horizon.Current(ct);
+                    var events = await query.Page(session, after, upTo, RequestLimits.MaxEventsPage, ct);
+                    foreach (var e in events)
+                        sse.Event(e.Sequence, e.EventTypeName, AuditEvent.From(e), AuditEvent.Json);
+                    await sse.Flush(ct);
+                    after = events.Count == RequestLimits.MaxEventsPage ? events[^1].Sequence : upTo;
+                    continue;
+                }
+                foreach (var e in read.Events)
+                    sse.Event(e.Seq, e.Type, e.Json);
                 await sse.Flush(ct);
-                if (events.Count > 0)
-                {
-                    (after, looks) = (events[^1].Sequence, 0);
+                after = read.UpTo;
+                if (read.Events.Count == RequestLimits.MaxEventsPage)
                     continue;
-                }
-                // An append is final a few horizon refreshes after it commits: look again shortly before waiting for the next.
-                if (looks++ < FinalWithin)
-                {
-                    await Task.Delay(FeedHorizon.RefreshEvery, ct);
-                    continue;
-                }
-                if (!await wake.Signal.Wait(options.Value.KeepAlive, ct))
+                var moved = read.Moved.WaitAsync(ct);
+                while (await Task.WhenAny(moved, keepAlive.NextTick) != moved)
                     await sse.Comment("keepalive", ct);
-                looks = 0;
+                await moved;
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -131,9 +133,6 @@ public static class EventFeedEndpoint
         }
         return Results.Empty;
     }
-
-    private const int FinalWithin = 5;
-    private static readonly JsonTypeInfo<AuditEvent> AuditEventJson = (JsonTypeInfo<AuditEvent>)JsonSerializerOptions.Web.GetTypeInfo(typeof(AuditEvent));
 
     /// <summary>The feed's query string, checked.</summary>
     private sealed record FeedQuery(
@@ -154,8 +153,10 @@ public static class EventFeedEndpoint
                 else
                     errors["limit"] = [$"Must be a whole number from 1 to {RequestLimits.MaxEventsPage} (no upper limit for an NDJSON export)."];
             }
-            var from = QueryValues.Moment(q, "from", errors);
-            var to = QueryValues.Moment(q, "to", errors);
+            // In whole microseconds, as PostgreSQL keeps them (Npgsql drops the rest of a bound): a tail's window, compared
+            // in memory, must draw the line where the database does.
+            var from = Microseconds(QueryValues.Moment(q, "from", errors));
+            var to = Microseconds(QueryValues.Moment(q, "to", errors));
             QueryValues.CheckNames(q, errors, "type", "jobType", "correlationId", "causationId", "actor");
             if (errors.Count > 0)
                 return (null, Problems.Validation(errors));
@@ -184,6 +185,19 @@ public static class EventFeedEndpoint
                 events = events.Where(e => e.Timestamp < to);
             return await events.OrderBy(e => e.Sequence).Take(limit).ToListAsync(ct);
         }
+
+        /// <summary>Whether a tail's event of the window passes the filters of <see cref="Page"/>: the same meaning, in memory.</summary>
+        public bool Matches(TailEvent e) =>
+            (IncludeArchived || !e.IsArchived)
+            && (Type is null || e.Type == Type)
+            && (JobType is null || e.JobType == JobType)
+            && (CorrelationId is null || e.Metadata.CorrelationId == CorrelationId)
+            && (CausationId is null || e.Metadata.CausationId == CausationId)
+            && (Actor is null || e.Metadata.Actor == Actor)
+            && (From is not { } from || e.Timestamp >= from)
+            && (To is not { } to || e.Timestamp < to);
+
+        private static DateTimeOffset? Microseconds(DateTimeOffset? moment) => moment?.AddTicks(-(moment.Value.Ticks % 10));
 
         public string NextUrl(long last)
         {

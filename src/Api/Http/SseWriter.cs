@@ -34,16 +34,20 @@ public sealed class SseWriter(HttpResponse response)
     /// <summary>One event. The JSON is written compact, so it is one data line.</summary>
     public void Event<T>(long id, string name, T data, JsonTypeInfo<T> json)
     {
-        _body.Write("id: "u8);
-        WriteNumber(id);
-        _body.Write("\nevent: "u8);
-        Encoding.UTF8.GetBytes(name, _body);
-        _body.Write("\ndata: "u8);
+        Head(id, name);
         if (_json is null)
             _json = new Utf8JsonWriter(_body);
         else
             _json.Reset(_body);
         JsonSerializer.Serialize(_json, data, json);
+        _body.Write("\n\n"u8);
+    }
+
+    /// <summary>One event whose data is compact JSON already written: an event that many streams send is serialized once.</summary>
+    public void Event(long id, string name, ReadOnlySpan<byte> json)
+    {
+        Head(id, name);
+        _body.Write(json);
         _body.Write("\n\n"u8);
     }
 
@@ -57,6 +61,15 @@ public sealed class SseWriter(HttpResponse response)
     }
 
     public async Task Flush(CancellationToken ct) => await _body.FlushAsync(ct);
+
+    private void Head(long id, string name)
+    {
+        _body.Write("id: "u8);
+        WriteNumber(id);
+        _body.Write("\nevent: "u8);
+        Encoding.UTF8.GetBytes(name, _body);
+        _body.Write("\ndata: "u8);
+    }
 
     private void WriteNumber(long value)
     {

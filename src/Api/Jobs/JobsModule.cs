@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EventSourced.Api.Audit;
 using EventSourced.Api.Execution;
 using EventSourced.Api.Http;
 using EventSourced.Api.Jobs.Submit;
@@ -34,6 +35,9 @@ public static class JobsModule
 
         services.Configure<SseOptions>(configuration.GetSection("Sse"));
         services.AddSingleton<SseKeepAlive>();
+        services.Configure<AuditTailOptions>(configuration.GetSection("AuditTail"));
+        services.AddSingleton<AuditTail>();
+        services.AddHostedService(sp => sp.GetRequiredService<AuditTail>());
         services.Configure<RunnerOptions>(configuration.GetSection("Runner"));
         services.AddHostedService<JobRunner>();
         services.AddHostedService<LeaseSweeper>();
