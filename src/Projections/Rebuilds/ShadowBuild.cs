@@ -276,13 +276,14 @@ public sealed class ShadowBuild : IAsyncDisposable
     {
         var statuses = new List<JobStatusView>();
         var results = new List<JobResultView>();
+        var statsCopy = $"{Schema}.{JobStatsProjection.TableName}";
         await using var write = _shadow.LightweightSession(tenantId);
         foreach (var stream in events.GroupBy(e => e.StreamId))
         {
             if (Builds(JobStatsProjection.ProjectionName))
             {
                 foreach (var e in stream)
-                    JobStatsProjection.Apply(write, e, $"{Schema}.{JobStatsProjection.TableName}");
+                    JobStatsProjection.Apply(write, e, statsCopy);
             }
             if (stream.First().IsArchived)
                 continue;
