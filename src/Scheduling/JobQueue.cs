@@ -19,7 +19,8 @@ public sealed record ClaimedJob(JobSubmitted Submitted, string TenantId, Job Sta
 /// Finds due jobs through the status read model and starts them, once each however many runners race;
 /// and turns the leases of runners that stopped renewing into failed attempts. Each works in one
 /// transaction: it locks the jobs' stream rows with SKIP LOCKED (which Marten has no API for), so runners
-/// do not queue behind each other, then appends through a Marten session enlisted in that transaction.
+/// do not queue behind each other, then appends through a Marten session enlisted in that transaction, which commits
+/// it: Marten hands the outbox's messages (callbacks) on after its own commit, and would send them before ours.
 /// With a cap on each tenant's running jobs (<see cref="SchedulingOptions.MaxRunningPerTenant"/>), claims for
 /// the same tenant count its running jobs one after another, under a lock of the tenant's.
 /// </summary>
@@ -71,7 +72,7 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
         if (due.Count == 0)
             return [];
 
-        await using var session = store.LightweightSession(SessionOptions.ForTransaction(transaction));
+        await using var session = store.LightweightSession(SessionOptions.ForTransaction(transaction, shouldAutoCommit: true));
         var ids = due.Select(d => d.Id).ToArray();
         var views = (await session.Query<JobStatusView>().Where(v => v.AnyTenant() && v.Id.IsOneOf(ids)).ToListAsync(ct)).ToDictionary(v => v.Id);
         // The read model said queued when the first statement began; read again under the lock, it has the last word.
@@ -90,11 +91,10 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
         }
         if (starts.Count == 0)
             return [];
-        await session.SaveChangesAsync(ct);
-
         var tokens = starts.Select(s => (s.Job.Id, s.Job.TenantId, s.State.Attempt, Token: Guid.NewGuid())).ToList();
         var expiries = await JobLeases.Take(connection, tokens, worker, lease, ct);
-        await transaction.CommitAsync(CancellationToken.None);
+        // Commits: the callbacks the events call for leave the outbox only after it, so none describes a job as it stood before.
+        await session.SaveChangesAsync(ct);
 
         return [.. starts.Zip(tokens, (s, t) =>
         {
@@ -133,7 +133,7 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
             return 0;
         var leases = await JobLeases.Lock(connection, candidates, ct);
 
-        await using var session = store.LightweightSession(SessionOptions.ForTransaction(transaction));
+        await using var session = store.LightweightSession(SessionOptions.ForTransaction(transaction, shouldAutoCommit: true));
         var failures = 0;
         var waits = new List<(Guid JobId, string TenantId, int Attempt, string WaitingFor, DateTimeOffset Until)>();
         foreach (var job in await session.Query<JobStatusView>().Where(v => v.AnyTenant() && v.Id.IsOneOf(candidates)).ToListAsync(ct))
@@ -153,10 +153,10 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
                 .AddTo(session);
             failures++;
         }
-        await session.SaveChangesAsync(ct);
         await JobLeases.DeleteExpired(connection, candidates, ct);
         await JobLeases.HoldForWaits(connection, waits, ct);
-        await transaction.CommitAsync(CancellationToken.None);
+        // Commits, and only then sends the callbacks the events call for (see Claim).
+        await session.SaveChangesAsync(ct);
         return failures;
     }
 

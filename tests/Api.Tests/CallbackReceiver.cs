@@ -18,6 +18,7 @@ public sealed class CallbackReceiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<int> _answers;
+    private readonly bool _failFirstAttempts;
 
     public const int NoAnswer = 0;
 
@@ -26,24 +27,32 @@ public sealed class CallbackReceiver : IAsyncDisposable
     public ConcurrentQueue<Request> Requests { get; } = new();
     public string Url { get; private set; } = "";
 
-    private CallbackReceiver(WebApplication app, IEnumerable<int> answers)
+    private CallbackReceiver(WebApplication app, IEnumerable<int> answers, bool failFirstAttempts)
     {
         _app = app;
         _answers = new ConcurrentQueue<int>(answers);
+        _failFirstAttempts = failFirstAttempts;
     }
 
-    public static async Task<CallbackReceiver> Start(params int[] answers)
+    public static Task<CallbackReceiver> Start(params int[] answers) => Start(answers, failFirstAttempts: false);
+
+    /// <summary>A receiver that answers 500 to the first attempt of every message (by webhook-id) and 200 to the next.</summary>
+    public static Task<CallbackReceiver> FailingFirstAttempts() => Start([], failFirstAttempts: true);
+
+    private static async Task<CallbackReceiver> Start(int[] answers, bool failFirstAttempts)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var receiver = new CallbackReceiver(builder.Build(), answers);
+        var receiver = new CallbackReceiver(builder.Build(), answers, failFirstAttempts);
         receiver._app.MapPost("/hook", async (HttpContext http) =>
         {
             var body = await new StreamReader(http.Request.Body).ReadToEndAsync();
             var headers = http.Request.Headers;
-            receiver.Requests.Enqueue(new Request(headers["webhook-id"].ToString(), body,
-                IsSigned(ApiWithCallbacks.Secret, headers["webhook-id"].ToString(), headers["webhook-timestamp"].ToString(), body, headers["webhook-signature"].ToString())));
-            var status = receiver._answers.TryDequeue(out var next) ? next : 200;
+            var messageId = headers["webhook-id"].ToString();
+            var firstAttempt = !receiver.Requests.Any(r => r.MessageId == messageId);
+            receiver.Requests.Enqueue(new Request(messageId, body,
+                IsSigned(ApiWithCallbacks.Secret, messageId, headers["webhook-timestamp"].ToString(), body, headers["webhook-signature"].ToString())));
+            var status = receiver._failFirstAttempts ? (firstAttempt ? 500 : 200) : receiver._answers.TryDequeue(out var next) ? next : 200;
             if (status == NoAnswer)
                 await Task.Delay(Timeout.Infinite, http.RequestAborted);
             return Results.StatusCode(status);

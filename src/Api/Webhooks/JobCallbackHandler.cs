@@ -8,6 +8,7 @@ using JasperFx;
 using Marten;
 using Microsoft.Extensions.Options;
 using Wolverine;
+using Wolverine.ErrorHandling;
 using Wolverine.Marten;
 using Wolverine.Runtime;
 using Wolverine.Runtime.Handlers;
@@ -26,7 +27,6 @@ public sealed record CallbackPayload(string Type, DateTimeOffset Timestamp, JobS
 public static class JobCallbackHandler
 {
     public const string Queue = "callbacks";
-    private const int MaxConflicts = 5;
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -34,7 +34,13 @@ public static class JobCallbackHandler
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
-    public static void Configure(HandlerChain chain) => WebhooksModule.RetryWhileTheDatabaseIsAway(chain);
+    public static void Configure(HandlerChain chain)
+    {
+        WebhooksModule.RetryWhileTheDatabaseIsAway(chain);
+        // Only a message sent before its event committed gets here (every append commits before its outbox sends):
+        // the event may yet commit; if it never does, the message ends as a dead letter, for an operator to see.
+        chain.OnException<CallbackEventNotCommitted>().RetryWithCooldown(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+    }
 
     public static async Task Handle(
         JobCallbackDue due, IDocumentStore store, IWolverineRuntime runtime, CallbackSender sender, IOptions<WebhookOptions> options,
@@ -69,7 +75,7 @@ public static class JobCallbackHandler
                 await session.SaveChangesAsync(ct);
                 return;
             }
-            catch (ConcurrencyException) when (conflicts < MaxConflicts)
+            catch (ConcurrencyException) when (conflicts < Conflicts.MaxRetries)
             {
                 // The job moved meanwhile (its runner reported): the record goes after that, not instead of it.
             }
@@ -81,11 +87,18 @@ public static class JobCallbackHandler
     {
         await using var session = store.QuerySession(due.TenantId);
         var events = await session.Events.FetchStreamAsync(due.JobId, due.Version, token: ct);
-        var projection = new JobStatusProjection();
-        var view = events.Aggregate((JobStatusView?)null, (v, e) => projection.Evolve(v, due.JobId, e));
-        if (view is null || events.Count == 0)
+        if (events.Count == 0)
             return (null, []);
+        // Never the job as it stood before: a message describes the event at its version, or waits for it to commit.
+        if (events[^1].Version != due.Version)
+            throw new CallbackEventNotCommitted(due);
+        var projection = new JobStatusProjection();
+        var view = events.Aggregate((JobStatusView?)null, (v, e) => projection.Evolve(v, due.JobId, e))!;
         var e = events[^1];
         return (view, JsonSerializer.SerializeToUtf8Bytes(new CallbackPayload(e.EventTypeName, ((JobEvent)e.Data).At, JobStatusResponse.From(view)), Json));
     }
 }
+
+/// <summary>A callback is due for a version of its job that is not in the store (yet).</summary>
+public sealed class CallbackEventNotCommitted(JobCallbackDue due)
+    : Exception($"Job {due.JobId} has no version {due.Version} (yet) to call back about.");
