@@ -8,6 +8,7 @@ using EventSourced.Api.Jobs.Submit;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Operations;
 using EventSourced.Api.Webhooks;
+using EventSourced.EventStore;
 using JasperFx;
 using JasperFx.CodeGeneration;
 using Wolverine;
@@ -89,7 +90,7 @@ public static class ApiHost
         options.ApplicationAssembly = typeof(ApiHost).Assembly;
         options.Policies.AutoApplyTransactions();
         // A command whose job someone else changed before it committed is decided again on the job as it now is.
-        options.OnException<ConcurrencyException>().RetryTimes(3);
+        options.OnException<ConcurrencyException>().RetryTimes(Conflicts.MaxRetries);
         options.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
         options.ConfigureWebhooks();
     }

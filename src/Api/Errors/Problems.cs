@@ -81,7 +81,11 @@ public sealed class ReadModelRebuilding(Guid jobId)
     : Exception($"Job {jobId} exists, but its status is being rebuilt. Nothing was changed; try again shortly.");
 
 /// <summary>The one map from exceptions to status codes: a broken rule is never a 500.</summary>
-public sealed class ProblemExceptionHandler(IProblemDetailsService problemDetails) : IExceptionHandler
+/// <remarks>
+/// A refusal the client caused is logged as information, in one line: an operator reads errors and stack traces as pages.
+/// An exception this map does not know is left to ASP.NET Core, which logs it as an error and answers 500.
+/// </remarks>
+public sealed class ProblemExceptionHandler(IProblemDetailsService problemDetails, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
     {
@@ -105,6 +109,11 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problemDetail
         };
         if (problem is null)
             return false;
+        var code = problem.ProblemDetails.Extensions["code"];
+        if (problem.StatusCode < StatusCodes.Status500InternalServerError)
+            logger.LogInformation("Refused {Method} {Path}: {StatusCode} {Code}", context.Request.Method, context.Request.Path, problem.StatusCode, code);
+        else
+            logger.LogWarning("Could not serve {Method} {Path}: {StatusCode} {Code}: {Reason}", context.Request.Method, context.Request.Path, problem.StatusCode, code, exception.Message);
         context.Response.StatusCode = problem.StatusCode;
         if (problem.StatusCode == StatusCodes.Status503ServiceUnavailable)
             context.Response.Headers.RetryAfter = "2";

@@ -13,7 +13,6 @@ public sealed class JobExecution(
     Guid jobId, string tenantId, Job state, long version, GroupCommit commits, JobQueries queries, EventMetadata metadata,
     TimeProvider clock, TimeSpan patience, ILogger logger)
 {
-    private const int MaxConflicts = 10;
     private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(2);
     private readonly SemaphoreSlim _appending = new(1, 1);
 
@@ -52,7 +51,7 @@ public sealed class JobExecution(
                     // The state held may be stale (someone asked to cancel meanwhile): only a fresh read may refuse.
                     fresh = await ReadAgain(ct);
                 }
-                catch (ConcurrencyException) when (++conflicts < MaxConflicts)
+                catch (ConcurrencyException) when (++conflicts < Conflicts.MaxRetries)
                 {
                     fresh = await ReadAgain(ct);
                 }

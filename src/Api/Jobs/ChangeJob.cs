@@ -27,9 +27,10 @@ public sealed record JobChanged(Job State, long Version);
 /// </summary>
 public static class ChangeJobHandler
 {
-    // Refusals (a finished job, a lost lease) are answers to the client, not failures of the service.
+    // Refusals (a finished job, a lost lease) are answers to the client, not failures of the service: whoever invoked
+    // the command logs what it means (the HTTP problem map, a message handler's own failure), once and without a stack trace.
     [AggregateHandler]
-    [WolverineLogging(telemetryEnabled: true, successLogLevel: LogLevel.None, executionLogLevel: LogLevel.None, FailureLogLevel = LogLevel.Information)]
+    [WolverineLogging(telemetryEnabled: true, successLogLevel: LogLevel.None, executionLogLevel: LogLevel.None, FailureLogLevel = LogLevel.None)]
     public static async Task<(JobChanged, IEnumerable<object>)> Handle(
         ChangeJob change, JobStatusView? job, IEventStream<JobStatusView> stream, IDocumentSession session, TimeProvider clock)
     {
