@@ -348,17 +348,17 @@ public sealed class AccessLimitTests(ApiWithTightLimits api) : IClassFixture<Api
     public async Task Long_polls_count_as_open_streams_and_plain_reads_do_not()
     {
         var id = await api.ClientFor("polls", Roles.Client).SubmitTranscode();
-        Task<HttpResponseMessage> Poll(HttpClient client)
+        Task<HttpResponseMessage> Poll(HttpClient client, int wait)
         {
             var request = new HttpRequestMessage(HttpMethod.Get, $"/jobs/{id}");
             request.Headers.Add("If-None-Match", "\"1\"");
-            request.Headers.Add("Prefer", "wait=20");
+            request.Headers.Add("Prefer", $"wait={wait}");
             return client.SendAsync(request);
         }
-        var held = new[] { Poll(api.ClientFor("polls", Roles.Client)), Poll(api.ClientFor("polls", Roles.Auditor)) };
-        await Task.Delay(500);
+        var held = new[] { Poll(api.ClientFor("polls", Roles.Client), 60), Poll(api.ClientFor("polls", Roles.Auditor), 60) };
 
-        var third = await Poll(api.ClientFor("polls", Roles.Admin));
+        // A poll that waits for nothing (answered at once while the two are not both held yet), until both are.
+        var third = await Eventually.Get(() => Poll(api.ClientFor("polls", Roles.Admin), 0), r => r.StatusCode != HttpStatusCode.NotModified, "the two polls to be held");
         var plain = await api.ClientFor("polls", Roles.Client, Roles.Auditor).GetAsync($"/jobs/{id}");
 
         Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);

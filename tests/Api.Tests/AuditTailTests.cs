@@ -24,7 +24,7 @@ public sealed class ApiWithASmallTailWindow : ApiFixture
 
 public sealed class AuditTailTests(ApiWithASmallTailWindow api) : IClassFixture<ApiWithASmallTailWindow>
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Wait = Patience.Bound;
 
     [Fact]
     public async Task Fifty_tails_of_three_tenants_each_get_exactly_their_tenants_matching_events_in_order_while_jobs_run()

@@ -123,13 +123,13 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         await using (var tail = await SseStream.Open(_client, $"/events/stream?after={start}"))
         {
             var id = await _client.SubmitTranscode();
-            first = (await tail.Next(TimeSpan.FromSeconds(10)))!;
+            first = (await tail.Next())!;
             Assert.Equal(("job.submitted", id.ToString()), (first.Event, first.Json.Str("jobId")));
             await _client.PostAsync($"/jobs/{id}/cancel", null);
         }
 
         await using var resumed = await SseStream.Open(_client, "/events/stream", lastEventId: first.Id);
-        var names = new[] { await resumed.Next(TimeSpan.FromSeconds(10)), await resumed.Next(TimeSpan.FromSeconds(10)) };
+        var names = new[] { await resumed.Next(), await resumed.Next() };
 
         Assert.Equal(["job.cancellation_requested", "job.cancelled"], names.Select(e => e!.Event));
         Assert.All(names, e => Assert.True(e!.Seq > first.Seq));
@@ -144,12 +144,12 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         await using var connection = new NpgsqlConnection(api.Database.ConnectionString);
         await using var transaction = await SubmitUncommitted(connection, late);
         var early = await _client.SubmitTranscode();
-        var next = tail.Next(TimeSpan.FromSeconds(10));
+        var next = tail.Next();
         Assert.NotSame(next, await Task.WhenAny(next, Task.Delay(TimeSpan.FromMilliseconds(500))));
 
         await transaction.CommitAsync();
 
-        var events = new[] { await next, await tail.Next(TimeSpan.FromSeconds(10)) };
+        var events = new[] { await next, await tail.Next() };
         Assert.Equal([late, early], events.Select(e => e!.Json.GetProperty("jobId").GetGuid()));
     }
 
@@ -159,14 +159,14 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
         var start = (await Page("/events?limit=1000")).Horizon;
         await using var keeper = await SseStream.Open(_client, $"/events/stream?after={start}");
         await _client.SubmitTranscode();
-        var sent = (await keeper.Next(TimeSpan.FromSeconds(10)))!;
+        var sent = (await keeper.Next())!;
         // The database keeps microseconds: a bound a tenth of one later is the same bound to GET /events.
         var from = Uri.EscapeDataString(sent.Json.GetProperty("timestamp").GetDateTimeOffset().AddTicks(5).ToString("O"));
         Assert.Equal(sent.Seq, Assert.Single((await Page($"/events?after={start}&from={from}")).Events).Seq);
 
         await using var tail = await SseStream.Open(_client, $"/events/stream?after={sent.Seq - 1}&from={from}");
 
-        Assert.Equal(sent.Seq, (await tail.Next(TimeSpan.FromSeconds(10)))?.Seq);
+        Assert.Equal(sent.Seq, (await tail.Next())?.Seq);
     }
 
     [Fact]
@@ -179,7 +179,7 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
             for (var i = 0; i < 50; i++)
                 tails.Add(await SseStream.Open(_client, $"/events/stream?after={start}"));
             await _client.SubmitTranscode();
-            await Task.WhenAll(tails.Select(t => t.Next(TimeSpan.FromSeconds(10))));
+            await Task.WhenAll(tails.Select(t => t.Next()));
 
             using var reads = new FeedReads(api.Database.Name);
             for (var i = 0; i < 10; i++)
@@ -187,7 +187,7 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
             await Task.WhenAll(tails.Select(async t =>
             {
                 for (var i = 0; i < 10; i++)
-                    Assert.Equal("job.submitted", (await t.Next(TimeSpan.FromSeconds(10)))?.Event);
+                    Assert.Equal("job.submitted", (await t.Next())?.Event);
             }));
 
             Assert.InRange(reads.Count, 1, 10);

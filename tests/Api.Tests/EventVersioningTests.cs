@@ -21,7 +21,9 @@ public sealed class EventVersioningTests(ApiWithoutRunner api) : IClassFixture<A
             """, id);
 
         var history = await (await _client.GetAsync($"/jobs/{id}/history")).Json();
-        var feed = await (await _client.GetAsync($"/events?type=job.failed&correlationId={id}")).Json();
+        // The feed shows an event once every transaction that took a sequence number before it has ended: soon, not at once.
+        var feed = await Eventually.Get(async () => await (await _client.GetAsync($"/events?type=job.failed&correlationId={id}")).Json(),
+            page => page.GetProperty("events").GetArrayLength() > 0, "the feed to reach the failure");
         var then = await (await _client.GetAsync($"/jobs/{id}?atVersion=3")).Json();
         await using var stream = await SseStream.Open(_client, $"/jobs/{id}/events");
         var streamed = await stream.ReadToEnd();

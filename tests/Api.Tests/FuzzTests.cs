@@ -42,10 +42,9 @@ public sealed class ApiUnderFuzz : ApiFixture
 public sealed class FuzzTests(ApiUnderFuzz api, ITestOutputHelper output) : IClassFixture<ApiUnderFuzz>
 {
     private const int DefaultSeed = 20261124, DefaultCount = 1500, Parallelism = 8;
-    // The whole run stops sending after this, however many requests are left: the test stays bounded in time.
-    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(40);
-    // A request that may hold its connection open (an event stream, a long poll) is let go after this; any other must answer in HangAfter.
-    private static readonly TimeSpan HeldFor = TimeSpan.FromMilliseconds(300), HangAfter = TimeSpan.FromSeconds(10);
+    // A request that may hold its connection open (an event stream, a long poll) is let go after HeldFor. Any other must answer
+    // within HangAfter: a bound on a hang, not a benchmark, so it is that of every wait in the tests, generous on a busy machine.
+    private static readonly TimeSpan HeldFor = TimeSpan.FromMilliseconds(300), HangAfter = TestSupport.Patience.Bound;
 
     [Fact]
     public async Task Random_and_mutated_requests_to_every_route_get_no_5xx_and_no_hang_and_leave_every_job_whole()
@@ -63,8 +62,6 @@ public sealed class FuzzTests(ApiUnderFuzz api, ITestOutputHelper output) : ICla
         var clock = Stopwatch.StartNew();
         await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = Parallelism }, async (index, _) =>
         {
-            if (clock.Elapsed > Budget)
-                return;
             var request = fuzzer.Make(index);
             var (status, outcome, open) = await Send(client, request);
             Interlocked.Increment(ref sent);
@@ -84,7 +81,6 @@ public sealed class FuzzTests(ApiUnderFuzz api, ITestOutputHelper output) : ICla
                 .Select(g => $"{g.Count()}× {g.Key}\n{g.First().Request.Describe()}→ {g.First().Outcome}\n");
             Assert.Fail($"Seed {seed}: {failures.Count} requests failed.\n\n{string.Join("\n", kinds.Take(10))}");
         }
-        Assert.True(sent >= Math.Min(count, 500), $"Only {sent} requests were sent within {Budget.TotalSeconds} s.");
 
         var health = await client.GetAsync("/health");
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
@@ -147,7 +143,8 @@ public sealed class FuzzTests(ApiUnderFuzz api, ITestOutputHelper output) : ICla
             return status >= 500 ? (status, $"{status} {response.Content.Headers.ContentType}\n{body}", false) : (status, null, false);
         }
         // Let go by us: the test server ends the response, and a read under way throws as it finds it ended, or as it is cancelled.
-        catch (Exception e) when (e is OperationCanceledException or IOException && timeout.IsCancellationRequested)
+        // A server that could not answer a client that went away (a hang, let go) may throw the request's own exception here.
+        catch (Exception) when (timeout.IsCancellationRequested)
         {
             var status = response is null ? 0 : (int)response.StatusCode;
             var streaming = response?.Content.Headers.ContentType?.MediaType == "text/event-stream";

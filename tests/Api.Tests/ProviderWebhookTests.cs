@@ -156,7 +156,7 @@ public sealed class ProviderWebhookTests(ApiWithProvider api) : IClassFixture<Ap
 
     private static async Task<SseEvent> NextNamed(SseStream sse, string name)
     {
-        while (await sse.Next(TimeSpan.FromSeconds(15)) is { } e)
+        while (await sse.Next() is { } e)
         {
             if (e.Event == name)
                 return e;

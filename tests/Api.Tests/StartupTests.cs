@@ -14,7 +14,7 @@ public sealed class StartupTests
         var closedPort = ApiProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
         await using var api = ApiProcess.Start(new Dictionary<string, string?> { ["DATABASE_URL"] = databaseUrl.Replace("{closedPort}", closedPort) });
 
-        Assert.Equal(1, await api.WaitForExit(TimeSpan.FromSeconds(60)));
+        Assert.Equal(1, await api.WaitForExit(Patience.Bound));
         var output = api.Output.Trim();
         Assert.Single(output.Split('\n'));
         Assert.StartsWith("Cannot start: " + message.Replace("{closedPort}", closedPort), output);
@@ -29,9 +29,15 @@ public sealed class ClusterStartupTests(TestDatabase db) : IClassFixture<TestDat
     {
         var settings = new Dictionary<string, string?> { ["DATABASE_URL"] = db.ConnectionString };
 
-        var nodes = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => ApiProcess.StartHealthy(settings)));
-
-        foreach (var node in nodes)
-            await node.DisposeAsync();
+        var nodes = Enumerable.Range(0, 3).Select(_ => ApiProcess.Start(settings)).ToList();
+        try
+        {
+            await Task.WhenAll(nodes.Select(node => node.WaitUntilHealthy()));
+        }
+        finally
+        {
+            foreach (var node in nodes)
+                await node.DisposeAsync();
+        }
     }
 }

@@ -87,7 +87,7 @@ public sealed class NotificationTests(StoreDatabase db) : IClassFixture<StoreDat
             """);
 
         Assert.Equal(1, killed);
-        Assert.True(await watch.WaitForAppend(TimeSpan.FromSeconds(30), CancellationToken.None));
+        Assert.True(await watch.WaitForAppend(Patience.Bound, CancellationToken.None));
         Assert.Equal(long.MaxValue, watch.LatestVersion);
         await Eventually.Get(() => Task.FromResult(_notifications.IsListening), listening => listening, "the connection to be back");
     }

@@ -48,7 +48,7 @@ public sealed class ApiProcess : IAsyncDisposable
     public static async Task<(int ExitCode, string Output)> RunCommand(IDictionary<string, string?> settings, params string[] command)
     {
         await using var process = Start(settings, 0, Host.Service, command);
-        var exitCode = await process.WaitForExit(TimeSpan.FromMinutes(2));
+        var exitCode = await process.WaitForExit(Patience.Bound);
         return (exitCode, process.Output);
     }
 
@@ -79,21 +79,36 @@ public sealed class ApiProcess : IAsyncDisposable
     public static async Task<ApiProcess> StartHealthy(IDictionary<string, string?> settings, int? port = null, Host host = Host.Service)
     {
         var api = Start(settings, port, host);
-        using var client = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        try
+        {
+            await api.WaitUntilHealthy();
+            return api;
+        }
+        catch
+        {
+            await api.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Waits until /health answers 200; throws with what the server printed when it exited instead.</summary>
+    public async Task WaitUntilHealthy()
+    {
+        using var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
         await Eventually.Get(async () =>
         {
-            if (api.HasExited)
-                throw new InvalidOperationException($"The server exited at start-up:\n{api.Output}");
+            if (HasExited)
+                throw new InvalidOperationException($"The server exited at start-up:\n{Output}");
             try
             {
                 return (await client.GetAsync("/health")).StatusCode;
             }
-            catch (HttpRequestException)
+            // Refused (not listening yet), or slow to answer (a busy machine): ask again.
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
                 return HttpStatusCode.ServiceUnavailable;
             }
-        }, status => status == HttpStatusCode.OK, "the server to answer /health", TimeSpan.FromSeconds(60));
-        return api;
+        }, status => status == HttpStatusCode.OK, "the server to answer /health");
     }
 
     public async Task<int> WaitForExit(TimeSpan timeout)

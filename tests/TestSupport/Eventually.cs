@@ -1,5 +1,14 @@
 namespace EventSourced.TestSupport;
 
+/// <summary>
+/// How long a test waits for something before it gives up: it bounds a failing test, it is never what a test asserts.
+/// Generous, because a test on a busy machine (CI, a build beside it) may wait far longer than on a quiet one.
+/// </summary>
+public static class Patience
+{
+    public static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
+}
+
 public static class Eventually
 {
     /// <summary>
@@ -8,7 +17,7 @@ public static class Eventually
     /// </summary>
     public static async Task<T> Get<T>(Func<Task<T>> read, Func<T, bool> done, string what, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        var deadline = DateTime.UtcNow + (timeout ?? Patience.Bound);
         while (true)
         {
             var value = await read();

@@ -35,7 +35,7 @@ public sealed class SseStream : IAsyncDisposable
     /// <summary>The next event, or null when the server ended the stream. The timeout only bounds a failing test.</summary>
     public async Task<SseEvent?> Next(TimeSpan? timeout = null)
     {
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(timeout ?? Patience.Bound);
         string? id = null, name = null;
         var data = new List<string>();
         while (true)
@@ -67,7 +67,7 @@ public sealed class SseStream : IAsyncDisposable
     /// <summary>Reads on until the next comment line (a keepalive) and returns its text.</summary>
     public async Task<string?> NextComment(TimeSpan? timeout = null)
     {
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(timeout ?? Patience.Bound);
         while (await _reader.ReadLineAsync(cts.Token) is { } line)
         {
             if (line.StartsWith(':'))

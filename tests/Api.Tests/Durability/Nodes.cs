@@ -68,5 +68,5 @@ public static class Nodes
         Eventually.Get(async () => (await (await client.GetAsync($"/jobs/{jobId}")).Json()).Str("status"), _ => true, "the status");
 
     public static Task WaitForStatus(this HttpClient client, Guid jobId, string status, TimeSpan? timeout = null) =>
-        Eventually.Get(() => client.Status(jobId), s => s == status, $"job {jobId} to be {status}", timeout ?? TimeSpan.FromSeconds(60));
+        Eventually.Get(() => client.Status(jobId), s => s == status, $"job {jobId} to be {status}", timeout ?? Patience.Bound);
 }

@@ -15,7 +15,7 @@ public sealed class ShutdownTests(TestDatabase db) : IClassFixture<TestDatabase>
 
         a.Terminate();
 
-        var exitCode = await a.WaitForExit(TimeSpan.FromSeconds(60));
+        var exitCode = await a.WaitForExit(Patience.Bound);
         var history = await Nodes.History(db.ConnectionString, id);
         Assert.True(exitCode == 0 && history[^1] is JobCompleted,
             $"exit code {exitCode}, last event {history[^1].GetType().Name}; node-a said:\n{a.Output}");
@@ -32,10 +32,10 @@ public sealed class ShutdownTests(TestDatabase db) : IClassFixture<TestDatabase>
 
         a.Terminate();
 
-        Assert.Equal(0, await a.WaitForExit(TimeSpan.FromSeconds(60)));
+        Assert.Equal(0, await a.WaitForExit(Patience.Bound));
         // The lease was five minutes: only the hand-back lets node-b take it this soon.
         var history = await Eventually.Get(() => Nodes.History(db.ConnectionString, id), h => h.OfType<JobStarted>().Count() == 2,
-            "node-b to take the job", TimeSpan.FromSeconds(30));
+            "node-b to take the job");
         var released = Assert.Single(history.OfType<JobReleased>());
         Assert.Equal(1, released.Attempt);
         Assert.Empty(history.OfType<JobAttemptFailed>());
