@@ -155,8 +155,11 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
         }
         await JobLeases.DeleteExpired(connection, candidates, ct);
         await JobLeases.HoldForWaits(connection, waits, ct);
-        // Commits, and only then sends the callbacks the events call for (see Claim).
-        await session.SaveChangesAsync(ct);
+        // Commits, and only then sends the callbacks the events call for (see Claim). A session with nothing to save commits nothing.
+        if (failures > 0)
+            await session.SaveChangesAsync(ct);
+        else
+            await transaction.CommitAsync(CancellationToken.None);
         return failures;
     }
 
