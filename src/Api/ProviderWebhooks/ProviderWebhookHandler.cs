@@ -31,7 +31,7 @@ public static class ProviderWebhookHandler
         var webhook = await session.LoadAsync<ProviderWebhook>(received.Id, ct);
         if (webhook is null || webhook.Outcome is not null)
             return;
-        var job = await FindJob(session, webhook.Data, ct);
+        var job = webhook.Data.ValueKind == JsonValueKind.Object ? await FindJob(session, webhook.Data, ct) : null;
         var outcome = job is null ? "ignored: it names no job of this tenant" : await Apply(webhook, job, options.Value, bus, received.TenantId, ct);
         session.Store(webhook with { JobId = job?.Id, Outcome = outcome });
         await session.SaveChangesAsync(ct);
@@ -71,7 +71,8 @@ public static class ProviderWebhookHandler
     {
         if (data.TryGetProperty("jobId", out var id) && id.ValueKind == JsonValueKind.String && id.TryGetGuid(out var jobId))
             return await session.LoadAsync<JobStatusView>(jobId, ct);
-        var correlationId = Text(data, "correlationId");
+        if (Text(data, "correlationId") is not { } correlationId)
+            return null;
         return await session.Query<JobStatusView>()
             .Where(v => v.CorrelationId == correlationId && v.State.Status == JobStatus.Processing)
             .FirstOrDefaultAsync(ct);

@@ -20,8 +20,10 @@ public sealed record ProviderWebhookAccepted(string WebhookId, bool Duplicate);
 /// <summary>
 /// POST /webhooks/{provider}: a provider (a payment provider) reports the outcome of a job. Signed per Standard Webhooks with
 /// the provider's secret and no further than <see cref="WebhookOptions.Tolerance"/> from our clock (401 otherwise, nothing
-/// stored). The webhook is stored, with a message that applies it to its job, in one transaction; the provider gets its 2xx at
-/// once, whatever the job's state, so it never retries a webhook we have. A webhook-id seen before is answered 200 and ignored.
+/// stored). Every webhook that is signed is stored, with a message that applies it to its job, in one transaction, and the
+/// provider gets its 2xx at once, whatever it says and whatever the job's state: a provider retries anything else for days and
+/// may turn the endpoint off, and one we cannot use is kept for an operator to see (its outcome says why it was ignored).
+/// A webhook-id seen before is answered 200 and ignored.
 /// </summary>
 public static class ReceiveProviderWebhookEndpoint
 {
@@ -54,17 +56,11 @@ public static class ReceiveProviderWebhookEndpoint
         if (!StandardWebhooks.Verify(WebhookOptions.SecretsIn(settings.Secrets), webhookId, timestamp, bytes.Span, headers[StandardWebhooks.SignatureHeader].ToString()))
             return Unauthorized("webhook_signature_invalid", $"webhook-signature is not a signature of this message by any of {provider}'s secrets.");
 
-        var (payload, invalid) = JsonBody.Parse(bytes);
-        if (invalid is not null)
-            return invalid;
-        if (Errors(payload) is { Count: > 0 } errors)
-            return Problems.Validation(errors);
-
+        var (type, data) = Contents(bytes);
         var webhook = new ProviderWebhook
         {
             Id = ProviderWebhook.IdOf(provider, webhookId), Provider = provider, WebhookId = webhookId,
-            SentAt = DateTimeOffset.FromUnixTimeSeconds(timestamp), ReceivedAt = now,
-            Type = payload.GetProperty("type").GetString()!, Data = payload.GetProperty("data"),
+            SentAt = DateTimeOffset.FromUnixTimeSeconds(timestamp), ReceivedAt = now, Type = type, Data = data,
         };
         await using var session = store.LightweightSession(settings.Tenant);
         session.Insert(webhook);
@@ -80,27 +76,20 @@ public static class ReceiveProviderWebhookEndpoint
         return TypedResults.Accepted((string?)null, new ProviderWebhookAccepted(webhookId, Duplicate: false));
     }
 
-    /// <summary>The payload: a "type" and a "data" object naming the job by "jobId" or "correlationId".</summary>
-    private static Dictionary<string, string[]> Errors(JsonElement payload)
+    /// <summary>
+    /// Its "type" and "data", as Standard Webhooks payloads have them; "" and the whole body when it has no such shape, so that what
+    /// a provider sent is kept as sent (in base64, as a JSON string, when it is not JSON that the service takes).
+    /// </summary>
+    private static (string Type, JsonElement Data) Contents(ReadOnlyMemory<byte> bytes)
     {
-        var errors = new Dictionary<string, string[]>();
+        var (payload, invalid) = JsonBody.Parse(bytes);
+        if (invalid is not null)
+            return ("", JsonSerializer.SerializeToElement(Convert.ToBase64String(bytes.Span)));
         if (payload.ValueKind != JsonValueKind.Object)
-            return new() { ["$"] = ["Must be a JSON object with 'type' and 'data'."] };
-        if (!payload.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString()!.Length is 0 or > RequestLimits.MaxNameChars)
-            errors["type"] = [$"Must be the kind of event, a string of 1 to {RequestLimits.MaxNameChars} characters (\"payment.succeeded\")."];
-        if (!payload.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Object)
-            errors["data"] = ["Must be a JSON object."];
-        else if (!(data.TryGetProperty("jobId", out var jobId) && jobId.ValueKind == JsonValueKind.String && jobId.TryGetGuid(out _))
-            && !(data.TryGetProperty("correlationId", out var correlation) && correlation.ValueKind == JsonValueKind.String))
-        {
-            errors["data"] = ["Must name the job: 'jobId' (the id the job was given) or 'correlationId' (the one it was submitted with)."];
-        }
-        else if (data.TryGetProperty("correlationId", out var named) && named.ValueKind == JsonValueKind.String
-            && named.GetString()!.Length > RequestLimits.MaxNameChars)
-        {
-            errors["data.correlationId"] = [$"Must be at most {RequestLimits.MaxNameChars} characters, as a job's correlation id is."];
-        }
-        return errors;
+            return ("", payload);
+        var type = payload.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "";
+        return (type.Length > RequestLimits.MaxNameChars ? type[..RequestLimits.MaxNameChars] : type,
+            payload.TryGetProperty("data", out var data) ? data : payload);
     }
 
     private static IResult Unauthorized(string code, string detail) =>
