@@ -9,7 +9,7 @@ namespace EventSourced.TestSupport;
 /// Debian's nginx (installed by tests/install-tools) as a child process on a free port, in front of a running
 /// service, with the documented proxy settings (deploy/nginx/eventsourced-proxy.conf) included as they are.
 /// Only what a test machine needs around them is generated here: the port, the upstream, and files under a
-/// folder of its own. Disposing it kills nginx, its workers too, and removes the folder.
+/// folder of its own. Disposing it stops nginx, its workers too, and removes the folder.
 /// </summary>
 public sealed class NginxProcess : IAsyncDisposable
 {
@@ -92,8 +92,23 @@ public sealed class NginxProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // SIGTERM: the master stops its workers and waits for them, so none is left behind; SIGKILL if it hangs.
         if (!_process.HasExited)
-            _process.Kill(entireProcessTree: true);
+        {
+            using var term = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]);
+            await term.WaitForExitAsync();
+        }
+        using (var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            try
+            {
+                await _process.WaitForExitAsync(stopped.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
         await _process.WaitForExitAsync();
         _process.Dispose();
         _folder.Delete(recursive: true);
