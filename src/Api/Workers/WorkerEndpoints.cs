@@ -71,7 +71,7 @@ public static class WorkerEndpoints
     {
         var id = job.Submitted.JobId;
         return new ClaimedWork(id, job.Submitted.Type, job.Submitted.Input, job.State.Attempt, job.TenantId, job.Submitted.CorrelationId,
-            job.Submitted.TimeoutSeconds, job.Lease.Token, job.Lease.ExpiresAt,
+            job.State.TimeoutSeconds ?? job.Submitted.TimeoutSeconds, job.Lease.Token, job.Lease.ExpiresAt,
             new WorkerLinks(Link(id, "heartbeat"), Link(id, "progress"), Link(id, "complete"), Link(id, "fail"), Link(id, "release")));
     }
 

@@ -23,7 +23,7 @@ namespace EventSourced.Api.Jobs.Submit;
 /// </summary>
 public sealed record SubmitJobRequest(
     string? Type, JsonElement? Input, string? CallbackUrl, string? CorrelationId, int? MaxAttempts = null, int? TimeoutSeconds = null,
-    IReadOnlyList<string>? CallbackEvents = null);
+    IReadOnlyList<string>? CallbackEvents = null) : IJobPolicyRequest;
 
 /// <param name="EventsUrl">The job's event stream, with a short-lived token a browser's EventSource can use (it sends no headers).</param>
 public sealed record JobAccepted(Guid JobId, string Status, string StatusUrl, string EventsUrl);
@@ -50,8 +50,7 @@ public sealed class SubmitJobRequestValidator : AbstractValidator<SubmitJobReque
         RuleForEach(r => r.CallbackEvents).Must(name => Callbacks.Names.Contains(name))
             .WithMessage((_, name) => $"'{name}' is not a callback event. They are: {string.Join(", ", Callbacks.Names)}.");
         RuleFor(r => r.CorrelationId).MaximumLength(RequestLimits.MaxNameChars);
-        RuleFor(r => r.MaxAttempts).InclusiveBetween(1, RequestLimits.MaxAttempts);
-        RuleFor(r => r.TimeoutSeconds).InclusiveBetween(1, RequestLimits.MaxTimeoutSeconds);
+        Include(new JobPolicyRequestValidator());
     }
 }
 
