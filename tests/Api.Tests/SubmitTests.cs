@@ -16,10 +16,10 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var body = await response.Json();
         var jobId = body.GetProperty("jobId").GetGuid();
-        Assert.Equal($"/jobs/{jobId}", response.Headers.Location?.ToString());
+        Assert.Equal($"http://localhost/jobs/{jobId}", response.Headers.Location?.ToString());
         Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
-        Assert.Equal(("queued", $"/jobs/{jobId}"), (body.Str("status"), body.Str("statusUrl")));
-        Assert.StartsWith($"/jobs/{jobId}/events?access_token=", body.Str("eventsUrl"), StringComparison.Ordinal);
+        Assert.Equal(("queued", $"http://localhost/jobs/{jobId}"), (body.Str("status"), body.Str("statusUrl")));
+        Assert.StartsWith($"http://localhost/jobs/{jobId}/events?access_token=", body.Str("eventsUrl"), StringComparison.Ordinal);
         Assert.False(response.Headers.Contains("Idempotent-Replayed"));
         Assert.Equal("queued", (await (await _client.GetAsync($"/jobs/{jobId}")).Json()).Str("status"));
     }

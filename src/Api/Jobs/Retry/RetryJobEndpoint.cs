@@ -39,7 +39,7 @@ public static class RetryJobEndpoint
         // A redriven job starts afresh: it is polled as a young one.
         var now = clock.GetUtcNow();
         RetryAfter.Set(http.Response, changed.State, now, now, types.Find(changed.State.Type) is { RunsInProcess: false }, now);
-        return TypedResults.Accepted(JobLinks.Status(id),
+        return TypedResults.Accepted(JobLinks.For(http).Status(id),
             new RetryAccepted(id, JobDecider.Name(changed.State.Status), changed.State.Attempt, changed.State.MaxAttempts, changed.Version));
     }
 }

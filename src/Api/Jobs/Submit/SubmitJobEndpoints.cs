@@ -176,7 +176,9 @@ public sealed class JobSubmissions(
         RetryAfter.Set(http.Response, state, runAfter, createdAt, !type.RunsInProcess, now);
         if (replayed)
             http.Response.Headers["Idempotent-Replayed"] = "true";
-        var eventsUrl = await tokens.EventsUrl(jobId, Tenant.Of(http), http.RequestAborted);
-        return TypedResults.Accepted(JobLinks.Status(jobId), new JobAccepted(jobId, JobDecider.Name(state.Status), JobLinks.Status(jobId), eventsUrl));
+        var links = JobLinks.For(http);
+        var eventsUrl = await tokens.EventsUrl(links, jobId, Tenant.Of(http), http.RequestAborted);
+        // Location is absolute too, from the same base as the body's URLs (RFC 9110 allows either): one answer, one origin.
+        return TypedResults.Accepted(links.Status(jobId), new JobAccepted(jobId, JobDecider.Name(state.Status), links.Status(jobId), eventsUrl));
     }
 }
