@@ -163,13 +163,21 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
         Assert.Equal(streamsBefore, await api.Database.Scalar<long>("SELECT count(*) FROM jobs.mt_streams WHERE type = 'job'"));
     }
 
-    [Fact]
-    public async Task A_nul_character_in_a_typed_routes_input_is_named_under_input()
+    [Theory]
+    [InlineData("/transcodes", """{"fileId":"\u0000"}""", "fileId", "Must not contain the character U+0000: it cannot be stored.")]
+    [InlineData("/transcodes", """{"fileId":"x","steps":500}""", "steps", "'steps' must be between 1 and 100. You entered 500.")]
+    [InlineData("/transcodes", """{"fileId":"x","colour":"red"}""", "colour", "Unknown field. The fields are: fileId, steps, stepMs.")]
+    [InlineData("/reports", """{"reportType":"weekly","year":2025}""", "reportType", "'reportType' must be one of: annual, quarterly.")]
+    [InlineData("/payments", """{"amount":1,"currency":"euro"}""", "currency", "'currency' must be an ISO 4217 code, such as EUR.")]
+    [InlineData("/transcodes", """[1]""", "$", "Must be a JSON object.")]
+    public async Task A_typed_routes_errors_are_keyed_by_the_bodys_own_paths(string route, string body, string field, string message)
     {
-        var response = await _client.PostJson("/transcodes", """{"fileId":"\u0000"}""", Guid.NewGuid().ToString());
+        var response = await _client.PostJson(route, body, Guid.NewGuid().ToString());
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.True((await response.Json()).GetProperty("errors").TryGetProperty("input.fileId", out _));
+        var errors = (await response.Json()).GetProperty("errors");
+        Assert.Equal(message, errors.GetProperty(field)[0].GetString());
+        Assert.Single(errors.EnumerateObject());
     }
 
     [Fact]

@@ -216,7 +216,8 @@ public static class JsonBody
         return exponent < 0 || text[(exponent + 1)..].TrimStart("+-0"u8).Length <= RequestLimits.MaxJsonExponentDigits;
     }
 
-    private static string Key(string prefix, string field) =>
+    /// <summary>A field's path under <paramref name="prefix"/> ("input.steps", or "steps" with none), as errors are keyed; "$" for the body itself.</summary>
+    public static string Key(string prefix, string field) =>
         string.Join('.', new[] { prefix, field }.Where(s => s.Length > 0)) is { Length: > 0 } joined ? joined : "$";
 
     private static IResult TooLarge() => Problems.Problem(StatusCodes.Status413PayloadTooLarge, "body_too_large",

@@ -84,8 +84,13 @@ public static class SubmitJobEndpoints
         {
             app.MapPost(type.SubmitRoute!, async (HttpContext http, JobSubmissions submissions, CancellationToken ct) =>
                 {
-                    var (body, problem) = await JsonBody.Read(http.Request, ct, prefix: "input");
-                    return problem ?? await submissions.Submit(new SubmitJobRequest(type.Name, body, null, null), http, ct);
+                    // The body is the input: its errors are keyed by the body's own paths ("width", not "input.width").
+                    var (body, problem) = await JsonBody.Read(http.Request, ct);
+                    if (problem is not null)
+                        return problem;
+                    if (body.ValueKind != JsonValueKind.Object)
+                        return Problems.Validation(new Dictionary<string, string[]> { ["$"] = ["Must be a JSON object."] });
+                    return await submissions.Submit(new SubmitJobRequest(type.Name, body, null, null), http, ct, inputPath: "");
                 })
                 .RequireAuthorization(AccessPolicies.Submit)
                 .WithName("Submit_" + type.Name)
@@ -103,7 +108,8 @@ public sealed class JobSubmissions(
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public async Task<IResult> Submit(SubmitJobRequest request, HttpContext http, CancellationToken ct)
+    /// <param name="inputPath">Where the input is in the body, for its errors: "input" on POST /jobs, "" on a type's own route, whose body it is.</param>
+    public async Task<IResult> Submit(SubmitJobRequest request, HttpContext http, CancellationToken ct, string inputPath = "input")
     {
         var tenant = Tenant.Of(http);
         var key = http.Request.Headers[SubmitJobEndpoints.IdempotencyKeyHeader].ToString();
@@ -118,7 +124,7 @@ public sealed class JobSubmissions(
                 $"It has {key.Length} characters; Idempotency-Key is limited to {RequestLimits.MaxIdempotencyKeyChars}.");
         }
 
-        var errors = await Validate(request, ct);
+        var errors = await Validate(request, inputPath, ct);
         if (errors.Count == 0 && request.CallbackUrl is not null && WebhookOptions.SecretsIn(webhooks.Value.Secrets.GetValueOrDefault(tenant)).Length == 0)
             errors["callbackUrl"] = [$"Callbacks are signed, and tenant '{tenant}' has no signing secret: an operator sets Webhooks:Secrets:{tenant}."];
         if (errors.Count > 0)
@@ -160,12 +166,12 @@ public sealed class JobSubmissions(
         }
     }
 
-    private async Task<Dictionary<string, string[]>> Validate(SubmitJobRequest request, CancellationToken ct)
+    private async Task<Dictionary<string, string[]>> Validate(SubmitJobRequest request, string inputPath, CancellationToken ct)
     {
         var result = await validator.ValidateAsync(request, ct);
         var errors = result.Errors.GroupBy(e => e.PropertyName).ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).ToArray());
         if (errors.Count == 0 && types.Find(request.Type!) is { } type)
-            errors = await type.ValidateInput(request.Input!.Value, ct);
+            errors = await type.ValidateInput(request.Input!.Value, inputPath, ct);
         return errors;
     }
 
