@@ -180,6 +180,17 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
         Assert.Single(errors.EnumerateObject());
     }
 
+    [Theory]
+    [InlineData("/jobs", """{"type":"payment","input":{"currency":"EUR"}}""", "input.amount", "'amount' is required.")]
+    [InlineData("/payments", """{"currency":"EUR"}""", "amount", "'amount' is required.")]
+    public async Task A_missing_number_is_said_to_be_required_not_read_as_zero(string route, string body, string field, string message)
+    {
+        var response = await _client.PostJson(route, body, Guid.NewGuid().ToString());
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(message, Assert.Single((await response.Json()).GetProperty("errors").GetProperty(field).EnumerateArray()).GetString());
+    }
+
     [Fact]
     public async Task Malformed_json_is_400()
     {

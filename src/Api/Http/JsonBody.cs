@@ -97,6 +97,12 @@ public static class JsonBody
         var fields = Strict.GetTypeInfo(typeof(T)).Properties.ToDictionary(p => p.Name, p => p.PropertyType);
         if (json.ValueKind != JsonValueKind.Object)
             return (null, new() { [Key(prefix, "")] = ["Must be a JSON object."] });
+        // A number (or true or false) left out would be read as 0 (or false) and checked as if it had been sent: it is required.
+        if (fields.FirstOrDefault(f => f.Value.IsValueType && Nullable.GetUnderlyingType(f.Value) is null && !json.TryGetProperty(f.Key, out _)) is
+            { Key: { } missing })
+        {
+            return (null, new() { [Key(prefix, missing)] = [$"'{missing}' is required."] });
+        }
         try
         {
             return (json.Deserialize<T>(Strict), null);
