@@ -199,6 +199,23 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
         Assert.Equal("malformed_json", (await response.Json()).Str("code"));
     }
 
+    [Theory]
+    [InlineData("""{"type":"transcode","input":{"fileId":"x",}}""", "line 1,")]
+    [InlineData("{\n  \"type\": \"transcode\",\n  \"input\": {\"fileId\": x}\n}", "line 3,")]
+    [InlineData("""{"type":"transcode" // a comment""", "line 1,")]
+    public async Task Malformed_json_is_described_to_the_client_with_where_it_goes_wrong(string body, string where)
+    {
+        var response = await _client.PostJson("/jobs", body, Guid.NewGuid().ToString());
+
+        var problem = await response.Json();
+        Assert.Equal("malformed_json", problem.Str("code"));
+        var detail = problem.Str("detail");
+        Assert.Contains(where, detail, StringComparison.Ordinal);
+        // Advice for the server's code (System.Text.Json's own words) is no use to a client.
+        Assert.DoesNotContain("reader options", detail, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("LineNumber", detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_body_over_one_mebibyte_is_413()
     {

@@ -80,11 +80,30 @@ public static class JsonBody
             return (default, IsTooDeep(bytes.Span)
                 ? Problems.Problem(StatusCodes.Status400BadRequest, "json_too_deep", "The JSON is nested too deeply.",
                     $"Objects and arrays may be nested {RequestLimits.MaxJsonDepth} deep at most.")
-                : Problems.Problem(StatusCodes.Status400BadRequest, "malformed_json", "The body is not valid JSON.", e.Message));
+                : Problems.Problem(StatusCodes.Status400BadRequest, "malformed_json", "The body is not valid JSON.", WhereItGoesWrong(e)));
         }
         return Unstorable(body, prefix) is var (path, error)
             ? (default, Problems.Validation(new Dictionary<string, string[]> { [path] = [error] }))
             : (body, null);
+    }
+
+    /// <summary>
+    /// What is wrong with JSON that does not parse, and where, in a client's words: the parser's own message without its
+    /// position suffix (given here 1-based, as editors count) and without its advice to the server ("Change the reader options").
+    /// </summary>
+    private static string WhereItGoesWrong(JsonException e)
+    {
+        var what = e.Message;
+        foreach (var cut in new[] { " Path: ", " LineNumber: " })
+        {
+            if (what.IndexOf(cut, StringComparison.Ordinal) is var at and >= 0)
+                what = what[..at];
+        }
+        what = what.Replace(" Change the reader options.", "", StringComparison.Ordinal)
+            .Replace(" which is not supported in this mode.", ", which JSON does not allow.", StringComparison.Ordinal)
+            .Replace("Comments are not allowed in this mode", "Comments are not allowed", StringComparison.Ordinal).Trim();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{what} (line {e.LineNumber + 1 ?? 1}, byte {e.BytePositionInLine + 1 ?? 1}{(e.Path is { Length: > 1 } path ? $", at {path}" : "")}).");
     }
 
     /// <summary>
