@@ -35,6 +35,8 @@ public static class ApiHost
         try
         {
             var app = Build(new WebApplicationOptions { Args = settings }, configure);
+            // Checked here, so a bad one stops start-up with its message rather than failing the first request.
+            app.Services.GetRequiredService<PublicUrls>();
             await app.Services.GetRequiredService<DatabaseStartup>().StartAsync(default);
             switch (command)
             {
@@ -46,7 +48,7 @@ public static class ApiHost
             await app.RunAsync();
             return 0;
         }
-        catch (DatabaseStartupException e)
+        catch (Exception e) when (e is DatabaseStartupException or StartupSettingException)
         {
             Console.Error.WriteLine($"Cannot start: {e.Message}");
             return 1;
@@ -64,6 +66,7 @@ public static class ApiHost
             kestrel.Limits.Http2.MaxRequestHeaderFieldSize = RequestLimits.ServerMaxHeaderBytes;
             kestrel.Limits.MaxRequestLineSize = RequestLimits.ServerMaxRequestLineBytes;
         });
+        builder.Services.AddSingleton(services => PublicUrls.From(services.GetRequiredService<IConfiguration>()));
         builder.Services.AddAccess(builder.Configuration);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);
         builder.Services.AddJobStore();

@@ -246,7 +246,7 @@ public sealed class AccessTests(ApiForAccess api) : IClassFixture<ApiForAccess>
 
         // A token made an hour and a minute ago has run out.
         var past = new StreamTokens(api.Host.Services.GetRequiredService<IDocumentStore>(), Options.Create(new AccessOptions()), new PastClock(TimeSpan.FromMinutes(61)));
-        var expired = await browser.GetAsync(await past.EventsUrl(accepted.GetProperty("jobId").GetGuid(), "default", default));
+        var expired = await browser.GetAsync(await past.EventsUrl(new Jobs.JobLinks(""), accepted.GetProperty("jobId").GetGuid(), "default", default));
         Assert.Equal(HttpStatusCode.Unauthorized, expired.StatusCode);
         Assert.Contains("expired", (await expired.Json()).Str("detail"), StringComparison.Ordinal);
 

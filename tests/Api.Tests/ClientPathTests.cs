@@ -94,7 +94,7 @@ public sealed class PollingTests(ApiWithoutRunner api) : IClassFixture<ApiWithou
         await api.Drive(id, new CompleteJob(1, Output, "application/json"));
         var completed = await _client.GetAsync($"/jobs/{id}/status");
         Assert.Equal(HttpStatusCode.SeeOther, completed.StatusCode);
-        Assert.Equal($"/jobs/{id}/result", completed.Headers.Location?.ToString());
+        Assert.Equal($"http://localhost/jobs/{id}/result", completed.Headers.Location?.ToString());
     }
 
     [Fact]
@@ -139,7 +139,7 @@ public sealed class ExpiryTests(ApiWithShortExpiry api) : IClassFixture<ApiWithS
 
         var gone = await Eventually.Get(() => _client.GetAsync($"/jobs/{first}"), r => r.StatusCode == HttpStatusCode.Gone, "the job to expire");
         var problem = await gone.Json();
-        Assert.Equal(("job_expired", $"/jobs/{first}/history"), (problem.Str("code"), problem.Str("historyUrl")));
+        Assert.Equal(("job_expired", $"http://localhost/jobs/{first}/history"), (problem.Str("code"), problem.Str("historyUrl")));
         foreach (var path in new[] { "status", "result", "events" })
             Assert.Equal(HttpStatusCode.Gone, (await _client.GetAsync($"/jobs/{first}/{path}")).StatusCode);
         var history = await (await _client.GetAsync($"/jobs/{first}/history")).Json();

@@ -49,7 +49,7 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
         var response = await _client.GetAsync($"/jobs/{id}");
         var job = await response.Json();
 
-        Assert.Equal(("completed", 100, $"/jobs/{id}/result"), (job.Str("status"), job.GetProperty("progress").GetInt32(), job.Str("resultUrl")));
+        Assert.Equal(("completed", 100, $"http://localhost/jobs/{id}/result"), (job.Str("status"), job.GetProperty("progress").GetInt32(), job.Str("resultUrl")));
         Assert.Equal(job.Str("finishedAt"), job.Str("completedAt"));
         Assert.Null(response.Headers.RetryAfter);
     }
@@ -178,7 +178,7 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
         var response = await _client.PostAsync($"/jobs/{id}/cancel", null);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        Assert.Equal($"/jobs/{id}", response.Headers.Location?.ToString());
+        Assert.Equal($"http://localhost/jobs/{id}", response.Headers.Location?.ToString());
         var body = await response.Json();
         Assert.Equal(("cancelled", "\"3\""), (body.Str("status"), response.Headers.ETag?.ToString()));
         Assert.Equal("cancelled", (await (await _client.GetAsync($"/jobs/{id}")).Json()).Str("status"));

@@ -56,7 +56,7 @@ public sealed class SseTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRun
         Assert.Equal(["progress", "progress", "completed"], missed.Select(e => e.Event));
         Assert.Equal([30, 60, 100], missed.Select(e => e.Json.GetProperty("progress").GetInt32()));
         Assert.Equal(await Seqs(id, afterVersion: 2), missed.Select(e => e.Seq));
-        Assert.Equal($"/jobs/{id}/result", missed[^1].Json.Str("resultUrl"));
+        Assert.Equal($"http://localhost/jobs/{id}/result", missed[^1].Json.Str("resultUrl"));
     }
 
     [Fact]

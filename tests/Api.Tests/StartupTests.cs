@@ -21,6 +21,24 @@ public sealed class StartupTests
     }
 }
 
+/// <summary>A public base URL that is not one stops the real server with one message that names the setting.</summary>
+public sealed class PublicBaseUrlStartupTests(TestDatabase db) : IClassFixture<TestDatabase>
+{
+    [Theory]
+    [InlineData("jobs.example.com")]
+    [InlineData("ftp://jobs.example.com")]
+    [InlineData("https://jobs.example.com/?tenant=x")]
+    public async Task A_public_base_url_that_is_not_an_absolute_http_url_stops_start_up_with_one_clear_message(string value)
+    {
+        await using var api = ApiProcess.Start(new Dictionary<string, string?> { ["DATABASE_URL"] = db.ConnectionString, ["Api__PublicBaseUrl"] = value });
+
+        Assert.Equal(1, await api.WaitForExit(TimeSpan.FromSeconds(60)));
+        var output = api.Output.Trim();
+        Assert.Single(output.Split('\n'));
+        Assert.StartsWith($"Cannot start: Api:PublicBaseUrl must be an absolute http or https URL", output);
+    }
+}
+
 /// <summary>Nodes an orchestrator starts at the same moment, on a database nothing has used yet.</summary>
 public sealed class ClusterStartupTests(TestDatabase db) : IClassFixture<TestDatabase>
 {

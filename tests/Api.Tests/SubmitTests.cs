@@ -16,10 +16,10 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var body = await response.Json();
         var jobId = body.GetProperty("jobId").GetGuid();
-        Assert.Equal($"/jobs/{jobId}", response.Headers.Location?.ToString());
+        Assert.Equal($"http://localhost/jobs/{jobId}", response.Headers.Location?.ToString());
         Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
-        Assert.Equal(("queued", $"/jobs/{jobId}"), (body.Str("status"), body.Str("statusUrl")));
-        Assert.StartsWith($"/jobs/{jobId}/events?access_token=", body.Str("eventsUrl"), StringComparison.Ordinal);
+        Assert.Equal(("queued", $"http://localhost/jobs/{jobId}"), (body.Str("status"), body.Str("statusUrl")));
+        Assert.StartsWith($"http://localhost/jobs/{jobId}/events?access_token=", body.Str("eventsUrl"), StringComparison.Ordinal);
         Assert.False(response.Headers.Contains("Idempotent-Replayed"));
         Assert.Equal("queued", (await (await _client.GetAsync($"/jobs/{jobId}")).Json()).Str("status"));
     }
@@ -163,13 +163,32 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
         Assert.Equal(streamsBefore, await api.Database.Scalar<long>("SELECT count(*) FROM jobs.mt_streams WHERE type = 'job'"));
     }
 
-    [Fact]
-    public async Task A_nul_character_in_a_typed_routes_input_is_named_under_input()
+    [Theory]
+    [InlineData("/transcodes", """{"fileId":"\u0000"}""", "fileId", "Must not contain the character U+0000: it cannot be stored.")]
+    [InlineData("/transcodes", """{"fileId":"x","steps":500}""", "steps", "'steps' must be between 1 and 100. You entered 500.")]
+    [InlineData("/transcodes", """{"fileId":"x","colour":"red"}""", "colour", "Unknown field. The fields are: fileId, steps, stepMs.")]
+    [InlineData("/reports", """{"reportType":"weekly","year":2025}""", "reportType", "'reportType' must be one of: annual, quarterly.")]
+    [InlineData("/payments", """{"amount":1,"currency":"euro"}""", "currency", "'currency' must be an ISO 4217 code, such as EUR.")]
+    [InlineData("/transcodes", """[1]""", "$", "Must be a JSON object.")]
+    public async Task A_typed_routes_errors_are_keyed_by_the_bodys_own_paths(string route, string body, string field, string message)
     {
-        var response = await _client.PostJson("/transcodes", """{"fileId":"\u0000"}""", Guid.NewGuid().ToString());
+        var response = await _client.PostJson(route, body, Guid.NewGuid().ToString());
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.True((await response.Json()).GetProperty("errors").TryGetProperty("input.fileId", out _));
+        var errors = (await response.Json()).GetProperty("errors");
+        Assert.Equal(message, errors.GetProperty(field)[0].GetString());
+        Assert.Single(errors.EnumerateObject());
+    }
+
+    [Theory]
+    [InlineData("/jobs", """{"type":"payment","input":{"currency":"EUR"}}""", "input.amount", "'amount' is required.")]
+    [InlineData("/payments", """{"currency":"EUR"}""", "amount", "'amount' is required.")]
+    public async Task A_missing_number_is_said_to_be_required_not_read_as_zero(string route, string body, string field, string message)
+    {
+        var response = await _client.PostJson(route, body, Guid.NewGuid().ToString());
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(message, Assert.Single((await response.Json()).GetProperty("errors").GetProperty(field).EnumerateArray()).GetString());
     }
 
     [Fact]
@@ -178,6 +197,23 @@ public sealed class SubmitTests(ApiWithoutRunner api) : IClassFixture<ApiWithout
         var response = await _client.PostJson("/jobs", """{"type":"transcode",""", "submit-malformed");
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("malformed_json", (await response.Json()).Str("code"));
+    }
+
+    [Theory]
+    [InlineData("""{"type":"transcode","input":{"fileId":"x",}}""", "line 1,")]
+    [InlineData("{\n  \"type\": \"transcode\",\n  \"input\": {\"fileId\": x}\n}", "line 3,")]
+    [InlineData("""{"type":"transcode" // a comment""", "line 1,")]
+    public async Task Malformed_json_is_described_to_the_client_with_where_it_goes_wrong(string body, string where)
+    {
+        var response = await _client.PostJson("/jobs", body, Guid.NewGuid().ToString());
+
+        var problem = await response.Json();
+        Assert.Equal("malformed_json", problem.Str("code"));
+        var detail = problem.Str("detail");
+        Assert.Contains(where, detail, StringComparison.Ordinal);
+        // Advice for the server's code (System.Text.Json's own words) is no use to a client.
+        Assert.DoesNotContain("reader options", detail, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("LineNumber", detail, StringComparison.Ordinal);
     }
 
     [Fact]

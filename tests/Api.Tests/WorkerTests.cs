@@ -15,7 +15,7 @@ public sealed class ApiWithExternalWorkers : ApiFixture
     public static readonly string[] ExternalTypes =
     [
         "thumbnail", "slow-worker", "rare", "token-check", "flaky-cdn", "cancelled-while-working", "handed-back", "null-body", "long-lease",
-        "unsafe-result", "bad-content-type", "csv-as-object", "moved-routes",
+        "unsafe-result", "bad-content-type", "csv-as-object", "moved-routes", "redriven", "redrive-bounds",
     ];
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>(
@@ -158,10 +158,10 @@ public sealed class WorkerTests(ApiWithExternalWorkers api) : IClassFixture<ApiW
     }
 
     [Theory]
-    [InlineData("""{"types":["paint"]}""", "types[0]", "Unknown job type 'paint'. The types are: bad-content-type, cancelled-while-working, csv-as-object, flaky-cdn, handed-back, long-lease, moved-routes, null-body, payment, rare, report, slow-worker, thumbnail, token-check, transcode, unsafe-result.")]
+    [InlineData("""{"types":["paint"]}""", "types[0]", "Unknown job type 'paint'. The types are: bad-content-type, cancelled-while-working, csv-as-object, flaky-cdn, handed-back, long-lease, moved-routes, null-body, payment, rare, redrive-bounds, redriven, report, slow-worker, thumbnail, token-check, transcode, unsafe-result.")]
     [InlineData("""{"types":[]}""", "types", "'types' must name the job types this worker runs.")]
     [InlineData("""{"types":["thumbnail"],"leaseSeconds":1}""", "leaseSeconds", "'leaseSeconds' must be between 5 and 3600. You entered 1.")]
-    [InlineData("""{"types":["thumbnail","transcode"]}""", "types[1]", "'transcode' is run by the service itself; workers claim only external types: bad-content-type, cancelled-while-working, csv-as-object, flaky-cdn, handed-back, long-lease, moved-routes, null-body, rare, slow-worker, thumbnail, token-check, unsafe-result.")]
+    [InlineData("""{"types":["thumbnail","transcode"]}""", "types[1]", "'transcode' is run by the service itself; workers claim only external types: bad-content-type, cancelled-while-working, csv-as-object, flaky-cdn, handed-back, long-lease, moved-routes, null-body, rare, redrive-bounds, redriven, slow-worker, thumbnail, token-check, unsafe-result.")]
     [InlineData("null", "$", "Must be a JSON object.")]
     [InlineData("""{"types":["thumbnail"],"leaseSeconds":"60"}""", "leaseSeconds", "Must be a whole number.")]
     public async Task A_claim_that_makes_no_sense_is_400(string body, string field, string message)
@@ -273,6 +273,48 @@ public sealed class WorkerTests(ApiWithExternalWorkers api) : IClassFixture<ApiW
         var response = await Post($"/workers/jobs/{Guid.NewGuid()}/progress", new { percent = 10 });
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.True((await response.Json()).GetProperty("errors").TryGetProperty("leaseToken", out _));
+    }
+
+    [Fact]
+    public async Task A_redrive_may_give_a_job_a_new_time_out_and_number_of_attempts_which_its_next_claims_get()
+    {
+        var accepted = await _client.PostJson("/jobs", """{"type":"redriven","input":{"fileId":"img-r"},"maxAttempts":1,"timeoutSeconds":30}""", Guid.NewGuid().ToString());
+        var id = (await accepted.Json()).GetProperty("jobId").GetGuid();
+        var first = await Claim("redriven");
+        Assert.Equal(30, first.GetProperty("timeoutSeconds").GetInt32());
+        await Post($"/workers/jobs/{id}/fail", new { leaseToken = first.Str("leaseToken"), errorCode = "timeout", errorMessage = "Too slow for 30 s." });
+        Assert.Equal("failed", (await (await _client.GetAsync($"/jobs/{id}")).Json()).Str("status"));
+
+        var redrive = await Post($"/jobs/{id}/retry", new { reason = "give it longer", timeoutSeconds = 600, maxAttempts = 2 });
+
+        Assert.Equal(HttpStatusCode.Accepted, redrive.StatusCode);
+        // Two more attempts after the one made.
+        Assert.Equal(3, (await redrive.Json()).GetProperty("maxAttempts").GetInt32());
+        var second = await Claim("redriven");
+        Assert.Equal((2, 600), (second.GetProperty("attempt").GetInt32(), second.GetProperty("timeoutSeconds").GetInt32()));
+        await Post($"/workers/jobs/{id}/fail", new { leaseToken = second.Str("leaseToken"), errorCode = "timeout", errorMessage = "Still too slow." });
+        Assert.Equal(600, (await Claim("redriven")).GetProperty("timeoutSeconds").GetInt32());
+        var redriven = (await (await _client.GetAsync($"/jobs/{id}/history")).Json()).GetProperty("events").EnumerateArray()
+            .Single(e => e.Str("type") == "job.redriven").GetProperty("data");
+        Assert.Equal((600, 2), (redriven.GetProperty("timeoutSeconds").GetInt32(), redriven.GetProperty("maxAttempts").GetInt32()));
+    }
+
+    [Theory]
+    [InlineData("""{"maxAttempts":0}""", "maxAttempts", "'maxAttempts' must be between 1 and 100. You entered 0.")]
+    [InlineData("""{"timeoutSeconds":604801}""", "timeoutSeconds", "'timeoutSeconds' must be between 1 and 604800. You entered 604801.")]
+    [InlineData("""{"timeoutSeconds":"60"}""", "timeoutSeconds", "Must be a whole number.")]
+    public async Task A_redrive_is_bounded_as_a_submission_is_and_a_refused_one_changes_nothing(string body, string field, string message)
+    {
+        var id = await Submit("redrive-bounds");
+        var work = await Claim("redrive-bounds");
+        await Post($"/workers/jobs/{id}/fail", new { leaseToken = work.Str("leaseToken"), errorCode = "bad_input", errorMessage = "No.", retryable = false });
+        var version = await Version(id);
+
+        var response = await _client.PostAsync($"/jobs/{id}/retry", new StringContent(body, null, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(message, (await response.Json()).GetProperty("errors").GetProperty(field)[0].GetString());
+        Assert.Equal(version, await Version(id));
     }
 
     private async Task<Guid> Submit(string type)

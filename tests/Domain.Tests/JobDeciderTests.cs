@@ -161,10 +161,10 @@ public sealed class JobDeciderTests
     [Fact]
     public void Folding_the_events_gives_status_attempt_and_progress()
     {
-        Assert.Equal(new Job(Id, "transcode", JobStatus.Queued, 0, 0, false, 3, 0, Backoff, 3), Job.Fold([Submitted]));
-        Assert.Equal(new Job(Id, "transcode", JobStatus.Processing, 1, 60, false, 3, 0, Backoff, 3), Job.Fold([Submitted, Started(), Progressed(60)]));
-        Assert.Equal(new Job(Id, "transcode", JobStatus.Completed, 1, 100, false, 3, 0, Backoff, 3), Job.Fold([Submitted, Started(), Progressed(60), Completed]));
-        Assert.Equal(new Job(Id, "transcode", JobStatus.Cancelled, 0, 0, true, 3, 0, Backoff, 3), Job.Fold([Submitted, CancelRequested, Cancelled]));
+        Assert.Equal(new Job(Id, "transcode", JobStatus.Queued, 0, 0, false, 3, 0, Backoff, 3) { TimeoutSeconds = 60 }, Job.Fold([Submitted]));
+        Assert.Equal(new Job(Id, "transcode", JobStatus.Processing, 1, 60, false, 3, 0, Backoff, 3) { TimeoutSeconds = 60 }, Job.Fold([Submitted, Started(), Progressed(60)]));
+        Assert.Equal(new Job(Id, "transcode", JobStatus.Completed, 1, 100, false, 3, 0, Backoff, 3) { TimeoutSeconds = 60 }, Job.Fold([Submitted, Started(), Progressed(60), Completed]));
+        Assert.Equal(new Job(Id, "transcode", JobStatus.Cancelled, 0, 0, true, 3, 0, Backoff, 3) { TimeoutSeconds = 60 }, Job.Fold([Submitted, CancelRequested, Cancelled]));
         Assert.Null(Job.Fold([]));
     }
 
@@ -260,6 +260,34 @@ public sealed class JobDeciderTests
 
         Assert.Equal("job_not_failed", Refused(new RedriveJob(null), Submitted, Started()).Code);
         Assert.Equal("job_not_failed", Refused(new RedriveJob(null), Submitted, Started(), Completed).Code);
+    }
+
+    [Fact]
+    public void A_redrive_may_set_the_attempts_and_time_out_of_the_job_from_then_on()
+    {
+        var timedOut = new JobEvent[] { Submitted, Started(1), new JobFailed(Id, 1, new JobError("timeout", "Ran past 60 s."), Now) };
+
+        var redriven = Assert.IsType<JobRedriven>(Assert.Single(Given(new RedriveJob("give it longer", MaxAttempts: 2, TimeoutSeconds: 600), timedOut)));
+
+        Assert.Equal(("give it longer", (int?)2, (int?)600), (redriven.Reason, redriven.MaxAttempts, redriven.TimeoutSeconds));
+        var job = Job.Fold([.. timedOut, redriven])!;
+        Assert.Equal((JobStatus.Queued, 3, 600), (job.Status, job.MaxAttempts, job.TimeoutSeconds));
+        // A later redrive without a policy grants the one set last.
+        JobEvent[] failedAgain = [.. timedOut, redriven, Started(2), AttemptFailed(2), Started(3), new JobFailed(Id, 3, new JobError("boom", "Again."), Now)];
+        var again = Job.Fold([.. failedAgain, .. Given(new RedriveJob(null), failedAgain)])!;
+        Assert.Equal((5, 600), (again.MaxAttempts, again.TimeoutSeconds));
+    }
+
+    [Fact]
+    public void A_redrive_without_a_policy_keeps_the_jobs_own_as_one_stored_before_there_was_one_reads()
+    {
+        var failed = new JobEvent[] { Submitted, Started(1), Failed };
+
+        var redriven = Assert.IsType<JobRedriven>(Assert.Single(Given(new RedriveJob("retry"), failed)));
+
+        Assert.Equal(((int?)null, (int?)null), (redriven.MaxAttempts, redriven.TimeoutSeconds));
+        var job = Job.Fold([.. failed, redriven])!;
+        Assert.Equal((4, 60), (job.MaxAttempts, job.TimeoutSeconds));
     }
 
     private static readonly JobSuspended Suspended = new(Id, 1, "payment provider", Now.AddMinutes(15), Now);

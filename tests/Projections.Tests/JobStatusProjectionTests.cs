@@ -54,6 +54,21 @@ public sealed class JobStatusProjectionTests
             (view.State.Status, view.Error, view.FinishedAt));
     }
 
+    private static readonly JobSuspended Suspended = new(Id, 1, "payment provider", T0.AddMinutes(15), T0.AddSeconds(1));
+
+    [Fact]
+    public void A_suspended_job_that_ends_no_longer_says_it_is_waiting()
+    {
+        var waiting = Fold(Submitted, new JobStarted(Id, 1, "node-a", T0), Suspended)!;
+        Assert.StartsWith("Waiting for the payment provider", waiting.Message, StringComparison.Ordinal);
+
+        var failed = Fold(Submitted, new JobStarted(Id, 1, "node-a", T0), Suspended, new JobFailed(Id, 1, new JobError("card_declined", "Declined."), T0.AddMinutes(1)))!;
+        var timedOut = Fold(Submitted, new JobStarted(Id, 1, "node-a", T0), Suspended, new JobFailed(Id, 1, new JobError("wait_timed_out", "No word."), T0.AddMinutes(16)))!;
+        var completed = Fold(Submitted, new JobStarted(Id, 1, "node-a", T0), Suspended, new JobCompleted(Id, JsonDocument.Parse("{}").RootElement, "application/json", T0.AddMinutes(1)))!;
+        var cancelled = Fold(Submitted, new JobStarted(Id, 1, "node-a", T0), Suspended, new JobCancellationRequested(Id, null, T0.AddMinutes(1)), new JobCancelled(Id, T0.AddMinutes(1)))!;
+        Assert.Equal(((string?)null, (string?)null, (string?)null, (string?)null), (failed.Message, timedOut.Message, completed.Message, cancelled.Message));
+    }
+
     [Fact]
     public void A_cancelled_job_is_finished_and_no_longer_due()
     {

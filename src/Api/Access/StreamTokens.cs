@@ -22,11 +22,11 @@ public sealed class StreamTokens(IDocumentStore store, IOptions<AccessOptions> o
     private byte[]? _secret;
 
     /// <summary>The URL of the job's event stream for a browser, with a fresh token.</summary>
-    public async Task<string> EventsUrl(Guid jobId, string tenant, CancellationToken ct)
+    public async Task<string> EventsUrl(Jobs.JobLinks links, Guid jobId, string tenant, CancellationToken ct)
     {
         var expires = clock.GetUtcNow().Add(options.Value.StreamTokenLifetime).ToUnixTimeSeconds();
         var token = $"{expires}.{tenant}.{Mac(await Secret(ct), jobId, tenant, expires)}";
-        return $"{Jobs.JobLinks.Events(jobId)}?access_token={Uri.EscapeDataString(token)}";
+        return $"{links.Events(jobId)}?access_token={Uri.EscapeDataString(token)}";
     }
 
     /// <summary>The tenant and job a token opens the stream of, or null when it is malformed, forged or expired.</summary>

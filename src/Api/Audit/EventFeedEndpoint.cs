@@ -3,6 +3,7 @@ using System.Text.Json;
 using EventSourced.Api.Access;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
+using EventSourced.Api.Jobs;
 using EventSourced.Api.Tenancy;
 using EventSourced.EventStore;
 using JasperFx.Events;
@@ -51,7 +52,7 @@ public static class EventFeedEndpoint
         {
             var events = await query!.Page(session, query.After, upTo, query.Limit!.Value, ct);
             var last = events.Count > 0 ? events[^1].Sequence : query.After;
-            return TypedResults.Ok(new EventFeedPage([.. events.Select(AuditEvent.From)], upTo, query.NextUrl(last)));
+            return TypedResults.Ok(new EventFeedPage([.. events.Select(AuditEvent.From)], upTo, query.NextUrl(JobLinks.For(http), last)));
         }
 
         http.Response.ContentType = NdJson;
@@ -199,14 +200,14 @@ public static class EventFeedEndpoint
 
         private static DateTimeOffset? Microseconds(DateTimeOffset? moment) => moment?.AddTicks(-(moment.Value.Ticks % 10));
 
-        public string NextUrl(long last)
+        public string NextUrl(JobLinks links, long last)
         {
             var next = new Dictionary<string, string?>
             {
                 ["after"] = last.ToString(CultureInfo.InvariantCulture), ["limit"] = Limit?.ToString(CultureInfo.InvariantCulture), ["type"] = Type, ["jobType"] = JobType,
                 ["correlationId"] = CorrelationId, ["causationId"] = CausationId, ["actor"] = Actor, ["from"] = From?.ToString("O"), ["to"] = To?.ToString("O"), ["includeArchived"] = IncludeArchived ? "true" : null,
             };
-            return Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString("/events", next.Where(p => p.Value is not null));
+            return Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(links.To("/events"), next.Where(p => p.Value is not null));
         }
     }
 }

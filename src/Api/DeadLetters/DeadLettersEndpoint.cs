@@ -40,9 +40,10 @@ public static class DeadLettersEndpoint
         }
 
         var views = await queries.DeadLetters(Tenant.Of(http), limit, cursor, ct);
+        var links = JobLinks.For(http);
         var items = views.Select(v => new DeadLetter(v.Id, v.State.Type, v.State.Attempt, v.Error, v.CreatedAt, v.FinishedAt!.Value,
-            JobLinks.Status(v.Id), $"/jobs/{v.Id}/retry")).ToList();
-        var next = views.Count == limit ? $"/dead-letters?limit={limit}&after={PageCursor.Write(views[^1].FinishedAt!.Value, views[^1].Id)}" : null;
+            links.Status(v.Id), $"{links.Status(v.Id)}/retry")).ToList();
+        var next = views.Count == limit ? links.To($"/dead-letters?limit={limit}&after={PageCursor.Write(views[^1].FinishedAt!.Value, views[^1].Id)}") : null;
         return TypedResults.Ok(new DeadLetterPage(items, next));
     }
 }

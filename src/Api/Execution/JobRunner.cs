@@ -147,7 +147,8 @@ public sealed class JobRunner(
 
         using var cancelRequested = new CancellationTokenSource();
         using var leaseLost = new CancellationTokenSource();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(submitted.TimeoutSeconds), clock);
+        var timeoutSeconds = claimed.State.TimeoutSeconds ?? submitted.TimeoutSeconds;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds), clock);
         using var handler = CancellationTokenSource.CreateLinkedTokenSource(abort, cancelRequested.Token, leaseLost.Token, timeout.Token);
         using var finished = new CancellationTokenSource();
         var keeping = KeepLease(claimed.Lease, claimed.TenantId, execution, cancelRequested, leaseLost, finished.Token);
@@ -167,7 +168,7 @@ public sealed class JobRunner(
                 leaseLost.IsCancellationRequested ? null // the attempt is someone else's now: there is nothing left to say
                 : cancelRequested.IsCancellationRequested ? new ConfirmCancellation(attempt)
                 : abort.IsCancellationRequested ? new ReleaseJob(attempt, $"{_worker} shut down before the job finished.")
-                : Failure(attempt, "timeout", $"The attempt ran past its time-out of {submitted.TimeoutSeconds} s.");
+                : Failure(attempt, "timeout", $"The attempt ran past its time-out of {timeoutSeconds} s.");
         }
         catch (JobRuleViolation v) when (v.Kind == ViolationKind.Conflict && v.Code != "progress_backwards")
         {

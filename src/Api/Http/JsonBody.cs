@@ -80,11 +80,30 @@ public static class JsonBody
             return (default, IsTooDeep(bytes.Span)
                 ? Problems.Problem(StatusCodes.Status400BadRequest, "json_too_deep", "The JSON is nested too deeply.",
                     $"Objects and arrays may be nested {RequestLimits.MaxJsonDepth} deep at most.")
-                : Problems.Problem(StatusCodes.Status400BadRequest, "malformed_json", "The body is not valid JSON.", e.Message));
+                : Problems.Problem(StatusCodes.Status400BadRequest, "malformed_json", "The body is not valid JSON.", WhereItGoesWrong(e)));
         }
         return Unstorable(body, prefix) is var (path, error)
             ? (default, Problems.Validation(new Dictionary<string, string[]> { [path] = [error] }))
             : (body, null);
+    }
+
+    /// <summary>
+    /// What is wrong with JSON that does not parse, and where, in a client's words: the parser's own message without its
+    /// position suffix (given here 1-based, as editors count) and without its advice to the server ("Change the reader options").
+    /// </summary>
+    private static string WhereItGoesWrong(JsonException e)
+    {
+        var what = e.Message;
+        foreach (var cut in new[] { " Path: ", " LineNumber: " })
+        {
+            if (what.IndexOf(cut, StringComparison.Ordinal) is var at and >= 0)
+                what = what[..at];
+        }
+        what = what.Replace(" Change the reader options.", "", StringComparison.Ordinal)
+            .Replace(" which is not supported in this mode.", ", which JSON does not allow.", StringComparison.Ordinal)
+            .Replace("Comments are not allowed in this mode", "Comments are not allowed", StringComparison.Ordinal).Trim();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{what} (line {e.LineNumber + 1 ?? 1}, byte {e.BytePositionInLine + 1 ?? 1}{(e.Path is { Length: > 1 } path ? $", at {path}" : "")}).");
     }
 
     /// <summary>
@@ -97,6 +116,12 @@ public static class JsonBody
         var fields = Strict.GetTypeInfo(typeof(T)).Properties.ToDictionary(p => p.Name, p => p.PropertyType);
         if (json.ValueKind != JsonValueKind.Object)
             return (null, new() { [Key(prefix, "")] = ["Must be a JSON object."] });
+        // A number (or true or false) left out would be read as 0 (or false) and checked as if it had been sent: it is required.
+        if (fields.FirstOrDefault(f => f.Value.IsValueType && Nullable.GetUnderlyingType(f.Value) is null && !json.TryGetProperty(f.Key, out _)) is
+            { Key: { } missing })
+        {
+            return (null, new() { [Key(prefix, missing)] = [$"'{missing}' is required."] });
+        }
         try
         {
             return (json.Deserialize<T>(Strict), null);
@@ -216,7 +241,8 @@ public static class JsonBody
         return exponent < 0 || text[(exponent + 1)..].TrimStart("+-0"u8).Length <= RequestLimits.MaxJsonExponentDigits;
     }
 
-    private static string Key(string prefix, string field) =>
+    /// <summary>A field's path under <paramref name="prefix"/> ("input.steps", or "steps" with none), as errors are keyed; "$" for the body itself.</summary>
+    public static string Key(string prefix, string field) =>
         string.Join('.', new[] { prefix, field }.Where(s => s.Length > 0)) is { Length: > 0 } joined ? joined : "$";
 
     private static IResult TooLarge() => Problems.Problem(StatusCodes.Status413PayloadTooLarge, "body_too_large",

@@ -14,7 +14,8 @@ public sealed class JobType
     public string? SubmitRoute { get; init; }
 
     /// <summary>Reads the input strictly (unknown fields and wrong types are errors), then validates it. Errors are keyed "input.field".</summary>
-    public required Func<JsonElement, CancellationToken, Task<Dictionary<string, string[]>>> ValidateInput { get; init; }
+    /// <summary>The errors of an input, keyed by their paths under the input's own (the path of the input in the body: "input", or "" when it is the body).</summary>
+    public required Func<JsonElement, string, CancellationToken, Task<Dictionary<string, string[]>>> ValidateInput { get; init; }
 
     /// <summary>The in-process handler; null for a type only external workers run.</summary>
     public Func<JsonElement, JobContext, CancellationToken, Task<JobOutput>>? Run { get; init; }
@@ -106,14 +107,14 @@ public sealed class JobTypeRegistry
         {
             Name = handler.Type,
             SubmitRoute = handler.SubmitRoute,
-            ValidateInput = async (json, ct) =>
+            ValidateInput = async (json, path, ct) =>
             {
-                var (input, error) = JsonBody.Deserialize<TInput>(json, "input");
+                var (input, error) = JsonBody.Deserialize<TInput>(json, path);
                 if (error is not null)
                     return error;
                 var result = await validator.ValidateAsync(input!, ct);
                 return result.Errors
-                    .GroupBy(e => "input." + e.PropertyName)
+                    .GroupBy(e => JsonBody.Key(path, e.PropertyName))
                     .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).ToArray());
             },
             Run = settings.External ? null : (json, context, ct) => handler.Run(JsonSerializer.Deserialize<TInput>(json, JsonBody.Strict)!, context, ct),
@@ -128,7 +129,7 @@ public sealed class JobTypeRegistry
     private static JobType External(string name, JobTypeSettings settings) => new()
     {
         Name = name,
-        ValidateInput = (_, _) => Task.FromResult(new Dictionary<string, string[]>()),
+        ValidateInput = (_, _, _) => Task.FromResult(new Dictionary<string, string[]>()),
         MaxAttempts = settings.MaxAttempts!.Value,
         Timeout = settings.Timeout!.Value,
         Backoff = new Backoff(settings.BackoffBase!.Value, settings.BackoffCap!.Value),

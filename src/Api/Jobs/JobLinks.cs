@@ -1,12 +1,20 @@
+using EventSourced.Api.Http;
+
 namespace EventSourced.Api.Jobs;
 
-/// <summary>Where a job's resources live (relative, so they stay right behind a proxy), and its version as an entity tag.</summary>
-public static class JobLinks
+/// <summary>Where a job's resources live, as absolute URLs from <paramref name="Base"/> (<see cref="PublicUrls"/>), and its version as an entity tag.</summary>
+public sealed record JobLinks(string Base)
 {
-    public static string Status(Guid jobId) => $"/jobs/{jobId}";
-    public static string Events(Guid jobId) => $"/jobs/{jobId}/events";
-    public static string Result(Guid jobId) => $"/jobs/{jobId}/result";
-    public static string History(Guid jobId) => $"/jobs/{jobId}/history";
+    /// <summary>The links answered to this request.</summary>
+    public static JobLinks For(HttpContext http) => new(http.RequestServices.GetRequiredService<PublicUrls>().Base(http.Request));
+
+    public string Status(Guid jobId) => $"{Base}/jobs/{jobId}";
+    public string Events(Guid jobId) => $"{Base}/jobs/{jobId}/events";
+    public string Result(Guid jobId) => $"{Base}/jobs/{jobId}/result";
+    public string History(Guid jobId) => $"{Base}/jobs/{jobId}/history";
+
+    /// <summary>Any other path of the service (a page's next link), from the same base.</summary>
+    public string To(string pathAndQuery) => Base + pathAndQuery;
 
     /// <summary>An ETag is the job's version: If-Match takes it back as the expected version.</summary>
     public static string ETag(long version) => $"\"{version}\"";

@@ -17,14 +17,14 @@ public sealed class JobLookup(JobQueries queries, IOptions<JobsOptions> options,
         var tenant = Tenant.Of(http);
         var view = await queries.Status(id, tenant, ct);
         if (view is null)
-            return (null, await queries.IsArchived(id, tenant, ct) ? Expired(id, null) : Problems.JobNotFound(id));
-        return IsExpired(view) ? (null, Expired(id, view.FinishedAt)) : (view, null);
+            return (null, await queries.IsArchived(id, tenant, ct) ? Expired(id, null, http) : Problems.JobNotFound(id));
+        return IsExpired(view) ? (null, Expired(id, view.FinishedAt, http)) : (view, null);
     }
 
     /// <summary>410: <paramref name="finishedAt"/> is unknown once the job is archived (past the audit retention as well).</summary>
-    private IResult Expired(Guid id, DateTimeOffset? finishedAt) => Problems.Problem(StatusCodes.Status410Gone, "job_expired", "The job has expired.",
+    private IResult Expired(Guid id, DateTimeOffset? finishedAt, HttpContext http) => Problems.Problem(StatusCodes.Status410Gone, "job_expired", "The job has expired.",
         $"Job {id} finished {(finishedAt is null ? "long ago" : $"at {finishedAt:O}")}; finished jobs stay available for {options.Value.ExpireAfter}. Its history is kept for auditors.",
-        new Dictionary<string, object?> { ["finishedAt"] = finishedAt, ["historyUrl"] = JobLinks.History(id) });
+        new Dictionary<string, object?> { ["finishedAt"] = finishedAt, ["historyUrl"] = JobLinks.For(http).History(id) });
 
     public bool IsExpired(JobStatusView view) => view.FinishedAt + options.Value.ExpireAfter <= clock.GetUtcNow();
 }

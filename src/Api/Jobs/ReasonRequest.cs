@@ -3,7 +3,7 @@ using FluentValidation;
 
 namespace EventSourced.Api.Jobs;
 
-/// <summary>The optional body of a cancel or a retry: why, for the job's history.</summary>
+/// <summary>The optional body of a cancel (or a release): why, for the job's history.</summary>
 public sealed record ReasonRequest(string? Reason)
 {
     public static readonly ReasonRequest None = new((string?)null);

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using EventSourced.Api.Http;
+using EventSourced.Api.Jobs;
 using EventSourced.Api.Jobs.Status;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
@@ -44,9 +46,10 @@ public static class JobCallbackHandler
 
     public static async Task Handle(
         JobCallbackDue due, IDocumentStore store, IWolverineRuntime runtime, CallbackSender sender, IOptions<WebhookOptions> options,
-        TimeProvider clock, CancellationToken ct)
+        TimeProvider clock, PublicUrls urls, CancellationToken ct)
     {
-        var (view, payload) = await Payload(due, store, ct);
+        // No request to take a host from: the URLs in a callback are absolute only with Api:PublicBaseUrl set.
+        var (view, payload) = await Payload(due, store, new JobLinks(urls.Base(null)), ct);
         if (view?.CallbackUrl is not { } url)
             return;
 
@@ -83,7 +86,7 @@ public static class JobCallbackHandler
     }
 
     /// <summary>The job as it stood at the callback's event, and the JSON body that says so.</summary>
-    private static async Task<(JobStatusView? View, byte[] Payload)> Payload(JobCallbackDue due, IDocumentStore store, CancellationToken ct)
+    private static async Task<(JobStatusView? View, byte[] Payload)> Payload(JobCallbackDue due, IDocumentStore store, JobLinks links, CancellationToken ct)
     {
         await using var session = store.QuerySession(due.TenantId);
         var events = await session.Events.FetchStreamAsync(due.JobId, due.Version, token: ct);
@@ -95,7 +98,7 @@ public static class JobCallbackHandler
         var projection = new JobStatusProjection();
         var view = events.Aggregate((JobStatusView?)null, (v, e) => projection.Evolve(v, due.JobId, e))!;
         var e = events[^1];
-        return (view, JsonSerializer.SerializeToUtf8Bytes(new CallbackPayload(e.EventTypeName, ((JobEvent)e.Data).At, JobStatusResponse.From(view)), Json));
+        return (view, JsonSerializer.SerializeToUtf8Bytes(new CallbackPayload(e.EventTypeName, ((JobEvent)e.Data).At, JobStatusResponse.From(view, links)), Json));
     }
 }
 

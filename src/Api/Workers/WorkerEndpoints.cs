@@ -55,7 +55,7 @@ public static class WorkerEndpoints
         while (true)
         {
             if (await queue.Claim(1, request.Types!, Tenant.Of(http), worker, RequestMetadata.Actor(http), lease, ct) is [var job])
-                return TypedResults.Ok(Work(job));
+                return TypedResults.Ok(Work(job, JobLinks.For(http)));
             var remaining = deadline - DateTime.UtcNow;
             if (remaining <= TimeSpan.Zero)
             {
@@ -67,15 +67,15 @@ public static class WorkerEndpoints
         }
     }
 
-    private static ClaimedWork Work(ClaimedJob job)
+    private static ClaimedWork Work(ClaimedJob job, JobLinks links)
     {
         var id = job.Submitted.JobId;
         return new ClaimedWork(id, job.Submitted.Type, job.Submitted.Input, job.State.Attempt, job.TenantId, job.Submitted.CorrelationId,
-            job.Submitted.TimeoutSeconds, job.Lease.Token, job.Lease.ExpiresAt,
-            new WorkerLinks(Link(id, "heartbeat"), Link(id, "progress"), Link(id, "complete"), Link(id, "fail"), Link(id, "release")));
+            job.State.TimeoutSeconds ?? job.Submitted.TimeoutSeconds, job.Lease.Token, job.Lease.ExpiresAt,
+            new WorkerLinks(Link(links, id, "heartbeat"), Link(links, id, "progress"), Link(links, id, "complete"), Link(links, id, "fail"), Link(links, id, "release")));
     }
 
-    private static string Link(Guid jobId, string action) => $"/workers/jobs/{jobId}/{action}";
+    private static string Link(JobLinks links, Guid jobId, string action) => links.To($"/workers/jobs/{jobId}/{action}");
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/heartbeat", OperationId = "Heartbeat")]

@@ -20,7 +20,7 @@ public enum JobStatus
 /// </param>
 /// <param name="Failures">Failed attempts since the job was submitted or last redriven: the backoff grows with them.</param>
 /// <param name="Backoff">The retry delays in force when the job was submitted.</param>
-/// <param name="AttemptsPerRound">The attempts the job was submitted with, which a redrive grants again.</param>
+/// <param name="AttemptsPerRound">The attempts the job was submitted with (or a redrive set), which a redrive grants again.</param>
 public sealed record Job(
     Guid Id,
     string Type,
@@ -42,6 +42,12 @@ public sealed record Job(
 
     public bool IsSuspended => Status == JobStatus.Processing && WaitingFor is not null;
 
+    /// <summary>
+    /// How long one attempt may run: the submitted time-out, or the one a redrive set. Null in a state stored before it was
+    /// kept here, where the submitted one is in force.
+    /// </summary>
+    public int? TimeoutSeconds { get; init; }
+
     /// <summary>The state after <paramref name="e"/>; null before the job was submitted.</summary>
     public static Job Evolve(Job? state, JobEvent e)
     {
@@ -53,7 +59,10 @@ public sealed record Job(
     private static Job Apply(Job? state, JobEvent e) => (state, e) switch
     {
         (null, JobSubmitted s) => new Job(
-            s.JobId, s.Type, JobStatus.Queued, Attempt: 0, Progress: 0, CancellationRequested: false, s.MaxAttempts, Failures: 0, s.Backoff, s.MaxAttempts),
+            s.JobId, s.Type, JobStatus.Queued, Attempt: 0, Progress: 0, CancellationRequested: false, s.MaxAttempts, Failures: 0, s.Backoff, s.MaxAttempts)
+        {
+            TimeoutSeconds = s.TimeoutSeconds,
+        },
         (null, _) => throw new InvalidOperationException($"A job's stream must start with {nameof(JobSubmitted)}, not {e.GetType().Name}."),
         (_, JobStarted s) => state with { Status = JobStatus.Processing, Attempt = s.Attempt, Progress = 0 },
         (_, JobProgressed p) => state with { Progress = p.Percent },
@@ -62,7 +71,13 @@ public sealed record Job(
         (_, JobAttemptFailed) => state with { Status = JobStatus.Queued, Progress = 0, Failures = state.Failures + 1 },
         (_, JobFailed) => state with { Status = JobStatus.Failed, Failures = state.Failures + 1 },
         (_, JobReleased) => state with { Status = JobStatus.Queued, Progress = 0, MaxAttempts = state.MaxAttempts + 1 },
-        (_, JobRedriven) => state with { Status = JobStatus.Queued, Progress = 0, Failures = 0, MaxAttempts = state.Attempt + state.AttemptsPerRound },
+        (_, JobRedriven r) => state with
+        {
+            Status = JobStatus.Queued, Progress = 0, Failures = 0,
+            AttemptsPerRound = r.MaxAttempts ?? state.AttemptsPerRound,
+            MaxAttempts = state.Attempt + (r.MaxAttempts ?? state.AttemptsPerRound),
+            TimeoutSeconds = r.TimeoutSeconds ?? state.TimeoutSeconds,
+        },
         (_, JobCancellationRequested) => state with { CancellationRequested = true },
         (_, JobCancelled) => state with { Status = JobStatus.Cancelled },
         _ => state,

@@ -55,8 +55,11 @@ public abstract record JobCommand
 
     public sealed record CancelJob(string? Reason) : JobCommand;
 
-    /// <summary>Sends a failed job (a dead letter) back to the queue.</summary>
-    public sealed record RedriveJob(string? Reason) : JobCommand;
+    /// <summary>
+    /// Sends a failed job (a dead letter) back to the queue, with a fresh set of attempts: <paramref name="MaxAttempts"/> of them
+    /// when given, and <paramref name="TimeoutSeconds"/> for each when given; otherwise as the job had.
+    /// </summary>
+    public sealed record RedriveJob(string? Reason, int? MaxAttempts = null, int? TimeoutSeconds = null) : JobCommand;
 }
 
 /// <summary>A command only the holder of the job's current attempt may give: a holder whose attempt was superseded is refused.</summary>

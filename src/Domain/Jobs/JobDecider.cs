@@ -58,7 +58,7 @@ public static class JobDecider
         (CancelJob, { CancellationRequested: true }) => [],
         (CancelJob c, var job) => [new JobCancellationRequested(job.Id, c.Reason, now)],
 
-        (RedriveJob c, { Status: JobStatus.Failed } job) => [new JobRedriven(job.Id, c.Reason, now)],
+        (RedriveJob c, { Status: JobStatus.Failed } job) => [new JobRedriven(job.Id, c.Reason, now, c.MaxAttempts, c.TimeoutSeconds)],
         (RedriveJob, var job) =>
             throw new JobRuleViolation(ViolationKind.Conflict, "job_not_failed", $"Job {job.Id} is {Name(job.Status)}; only a failed job can be retried."),
 

@@ -62,8 +62,12 @@ public abstract record JobEvent
     /// <summary>Its runner gave it back unfinished (the node was shutting down): queued again at once, not counted as a failure.</summary>
     public sealed record JobReleased(Guid JobId, int Attempt, string Reason, DateTimeOffset At) : JobEvent;
 
-    /// <summary>An operator sent a failed job back to the queue, with a fresh set of attempts.</summary>
-    public sealed record JobRedriven(Guid JobId, string? Reason, DateTimeOffset At) : JobEvent;
+    /// <summary>
+    /// An operator sent a failed job back to the queue, with a fresh set of attempts: <paramref name="MaxAttempts"/> of them and
+    /// <paramref name="TimeoutSeconds"/> each when set, the job's policy from then on; null (as in events stored before they
+    /// existed), the job's own.
+    /// </summary>
+    public sealed record JobRedriven(Guid JobId, string? Reason, DateTimeOffset At, int? MaxAttempts = null, int? TimeoutSeconds = null) : JobEvent;
 
     public sealed record JobCancellationRequested(Guid JobId, string? Reason, DateTimeOffset At) : JobEvent;
 

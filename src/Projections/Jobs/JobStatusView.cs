@@ -75,10 +75,11 @@ public sealed class JobStatusProjection : SingleStreamProjection<JobStatusView, 
             (_, JobSuspended w) => view with { Message = $"Waiting for the {w.WaitingFor} until {w.Until:u}." },
             (_, JobCompleted c) => view with { Message = null, Error = null, FinishedAt = c.At },
             (_, JobAttemptFailed a) => view with { Message = null, Error = a.Error, RunAfter = a.RetryAt },
-            (_, JobFailed f) => view with { Error = f.Error, FinishedAt = f.At },
+            // The message is the running attempt's (its progress, or whom it waits for): what ends the attempt ends it.
+            (_, JobFailed f) => view with { Message = null, Error = f.Error, FinishedAt = f.At },
             (_, JobReleased r) => view with { Message = null, RunAfter = r.At },
             (_, JobRedriven r) => view with { Error = null, FinishedAt = null, RunAfter = r.At },
-            (_, JobCancelled c) => view with { FinishedAt = c.At, RunAfter = null },
+            (_, JobCancelled c) => view with { Message = null, FinishedAt = c.At, RunAfter = null },
             _ => view,
         };
         return next with { State = state, UpdatedAt = jobEvent.At, Version = e.Version, LastSeq = e.Sequence };

@@ -36,7 +36,7 @@ public static class CancelJobEndpoint
         var changed = await bus.InvokeForTenantAsync<JobChanged>(tenant,
             new ChangeJob(id, new JobCommand.CancelJob(request!.Reason), expectedVersion, RequestMetadata.Of(http)), ct);
         http.Response.Headers.ETag = JobLinks.ETag(changed.Version);
-        return TypedResults.Accepted(JobLinks.Status(id),
+        return TypedResults.Accepted(JobLinks.For(http).Status(id),
             new CancelAccepted(id, JobDecider.Name(changed.State.Status), changed.State.CancellationRequested, changed.Version));
     }
 }

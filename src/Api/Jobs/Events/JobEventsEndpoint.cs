@@ -80,6 +80,7 @@ public static class JobEventsEndpoint
         // Watch before the first read, so an append between the read and the wait still wakes us.
         using var watch = watchers.Watch(id);
         var sse = new SseWriter(http.Response);
+        var links = JobLinks.For(http);
         try
         {
             await sse.Start(options.Value.Retry, ct);
@@ -95,7 +96,7 @@ public static class JobEventsEndpoint
                     // Callback records are the service's talk with the client's server, not news of the job.
                     if (e.Sequence <= sent || Callbacks.IsRecord((JobEvent)e.Data))
                         continue;
-                    sse.Event(e.Sequence, EventName((JobEvent)e.Data, state), Data(e, state), JobEventJson.Default.JobEventData);
+                    sse.Event(e.Sequence, EventName((JobEvent)e.Data, state), Data(e, state, links), JobEventJson.Default.JobEventData);
                     sent = e.Sequence;
                 }
                 await sse.Flush(ct);
@@ -149,7 +150,7 @@ public static class JobEventsEndpoint
         _ => JobDecider.Name(state.Status),
     };
 
-    private static JobEventData Data(IEvent stored, Job state)
+    private static JobEventData Data(IEvent stored, Job state, JobLinks links)
     {
         var e = (JobEvent)stored.Data;
         var data = new JobEventData(state.Id, stored.EventTypeName, JobDecider.Name(state.Status), state.Progress, state.Attempt, stored.Version, e.At);
@@ -159,7 +160,7 @@ public static class JobEventsEndpoint
             JobStarted s => data with { Worker = s.Worker },
             JobProgressed p => data with { Percent = p.Percent, Message = p.Message },
             JobSuspended w => data with { WaitingFor = w.WaitingFor, WaitingUntil = w.Until },
-            JobCompleted c => data with { ResultUrl = JobLinks.Result(state.Id), ResultContentType = c.ResultContentType },
+            JobCompleted c => data with { ResultUrl = links.Result(state.Id), ResultContentType = c.ResultContentType },
             JobAttemptFailed a => data with { Error = a.Error, RetryAt = a.RetryAt },
             JobFailed f => data with { Error = f.Error },
             JobReleased r => data with { Reason = r.Reason },

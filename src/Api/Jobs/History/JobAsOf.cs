@@ -26,13 +26,13 @@ public static class JobAsOf
         await using var session = store.QuerySession(Tenant.Of(http));
         var view = await session.Events.AggregateStreamAsync<JobStatusView>(id, version ?? 0, asOf, token: http.RequestAborted);
         if (view is not null)
-            return TypedResults.Ok(JobStatusResponse.From(view));
+            return TypedResults.Ok(JobStatusResponse.From(view, JobLinks.For(http)));
         var stream = await session.Events.FetchStreamStateAsync(id, http.RequestAborted);
         if (stream is null)
             return Problems.JobNotFound(id);
         // A version the job has not reached: as at every version since its last, it stands as it does now (as /history shows).
         if (version > stream.Version && await session.Events.AggregateStreamAsync<JobStatusView>(id, token: http.RequestAborted) is { } now)
-            return TypedResults.Ok(JobStatusResponse.From(now));
+            return TypedResults.Ok(JobStatusResponse.From(now, JobLinks.For(http)));
         return Problems.Problem(StatusCodes.Status404NotFound, "job_not_yet_submitted", "The job did not exist then.",
             $"Job {id} was submitted after {(asOf is null ? $"version {version}" : $"{asOf:O}")}, or its history is archived.");
     }

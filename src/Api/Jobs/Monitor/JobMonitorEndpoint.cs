@@ -25,7 +25,7 @@ public static class JobMonitorEndpoint
         var state = view.State;
         if (state.Status == JobStatus.Completed)
         {
-            http.Response.Headers.Location = JobLinks.Result(id);
+            http.Response.Headers.Location = JobLinks.For(http).Result(id);
             return TypedResults.StatusCode(StatusCodes.Status303SeeOther);
         }
         RetryAfter.Set(http.Response, state, view.RunAfter, view.CreatedAt, types.Find(state.Type) is { RunsInProcess: false }, clock.GetUtcNow());

@@ -33,7 +33,7 @@ public static class JobResultEndpoint
             return Problems.Problem(StatusCodes.Status409Conflict, "job_not_completed",
                 view.State.IsFinished ? "The job ended without a result." : "The job has no result yet.",
                 $"Job {id} is {status}.",
-                new Dictionary<string, object?> { ["jobStatus"] = status, ["statusUrl"] = JobLinks.Status(id) });
+                new Dictionary<string, object?> { ["jobStatus"] = status, ["statusUrl"] = JobLinks.For(http).Status(id) });
         }
 
         http.Response.Headers.XContentTypeOptions = "nosniff";

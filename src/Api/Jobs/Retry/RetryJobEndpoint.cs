@@ -15,30 +15,31 @@ public sealed record RetryAccepted(Guid JobId, string Status, int Attempt, int M
 
 /// <summary>
 /// POST /jobs/{id}/retry: re-drives a dead letter (a failed job) with a fresh set of attempts. 409 when
-/// the job is not failed. Optional body {"reason"}, kept in the job's history.
+/// the job is not failed. Optional body {"reason", "maxAttempts", "timeoutSeconds"}, kept in the job's history; the
+/// attempts and time-out, bounded as on submit, are the job's policy from then on.
 /// </summary>
 public static class RetryJobEndpoint
 {
     [Authorize(Policy = AccessPolicies.Administer)]
     [WolverinePost("/jobs/{id:guid}/retry", OperationId = "RetryJob")]
     public static async Task<IResult> Retry(
-        Guid id, HttpContext http, IMessageBus bus, IValidator<ReasonRequest> validator, JobTypeRegistry types, TimeProvider clock, CancellationToken ct)
+        Guid id, HttpContext http, IMessageBus bus, IValidator<RedriveRequest> validator, JobTypeRegistry types, TimeProvider clock, CancellationToken ct)
     {
         // No job has the empty id, and the event store takes no stream by it (a 500, before this).
         if (id == Guid.Empty)
             return Problems.JobNotFound(id);
         var tenant = Tenant.Of(http);
-        var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct, whenEmpty: ReasonRequest.None);
+        var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct, whenEmpty: RedriveRequest.None);
         if (problem is not null)
             return problem;
 
         var changed = await bus.InvokeForTenantAsync<JobChanged>(tenant,
-            new ChangeJob(id, new JobCommand.RedriveJob(request!.Reason), null, RequestMetadata.Of(http)), ct);
+            new ChangeJob(id, new JobCommand.RedriveJob(request!.Reason, request.MaxAttempts, request.TimeoutSeconds), null, RequestMetadata.Of(http)), ct);
         http.Response.Headers.ETag = JobLinks.ETag(changed.Version);
         // A redriven job starts afresh: it is polled as a young one.
         var now = clock.GetUtcNow();
         RetryAfter.Set(http.Response, changed.State, now, now, types.Find(changed.State.Type) is { RunsInProcess: false }, now);
-        return TypedResults.Accepted(JobLinks.Status(id),
+        return TypedResults.Accepted(JobLinks.For(http).Status(id),
             new RetryAccepted(id, JobDecider.Name(changed.State.Status), changed.State.Attempt, changed.State.MaxAttempts, changed.Version));
     }
 }

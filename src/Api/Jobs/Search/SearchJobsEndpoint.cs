@@ -52,10 +52,11 @@ public static class SearchJobsEndpoint
 
         var search = new JobSearch(status, QueryValues.Text(q, "type"), QueryValues.Text(q, "correlationId"), from, to, after, limit);
         var jobs = await queries.Search(Tenant.Of(http), search, ct);
+        var links = JobLinks.For(http);
         var next = jobs.Count == limit
-            ? QueryHelpers.AddQueryString("/jobs", q.Where(p => p.Key != "cursor").Select(p => KeyValuePair.Create(p.Key, (string?)p.Value.ToString()))
+            ? QueryHelpers.AddQueryString(links.To("/jobs"), q.Where(p => p.Key != "cursor").Select(p => KeyValuePair.Create(p.Key, (string?)p.Value.ToString()))
                 .Append(KeyValuePair.Create("cursor", (string?)PageCursor.Write(jobs[^1].CreatedAt, jobs[^1].Id))))
             : null;
-        return TypedResults.Ok(new JobSearchPage([.. jobs.Select(JobStatusResponse.From)], next));
+        return TypedResults.Ok(new JobSearchPage([.. jobs.Select(j => JobStatusResponse.From(j, links))], next));
     }
 }

@@ -42,7 +42,7 @@ public sealed record JobStatusResponse(
     DateTimeOffset? WaitingUntil = null,
     string? EventsUrl = null)
 {
-    public static JobStatusResponse From(JobStatusView view)
+    public static JobStatusResponse From(JobStatusView view, JobLinks links)
     {
         var state = view.State;
         var completed = state.Status == JobStatus.Completed;
@@ -51,7 +51,7 @@ public sealed record JobStatusResponse(
             // When the next attempt is due, for a job waiting to be retried or run again.
             state.Status == JobStatus.Queued && state.Attempt > 0 ? view.RunAfter : null,
             state.CancellationRequested, view.CorrelationId, view.CreatedAt, view.UpdatedAt,
-            completed ? view.FinishedAt : null, view.FinishedAt, completed ? JobLinks.Result(view.Id) : null, view.Error, view.Version,
+            completed ? view.FinishedAt : null, view.FinishedAt, completed ? links.Result(view.Id) : null, view.Error, view.Version,
             state.WaitingFor, state.WaitingUntil);
     }
 }
@@ -113,7 +113,8 @@ public static class JobStatusEndpoint
         RetryAfter.Set(http.Response, view.State, view.RunAfter, view.CreatedAt, types.Find(view.State.Type) is { RunsInProcess: false }, clock.GetUtcNow());
         if (IsCurrent(http.Request, view))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
-        return TypedResults.Ok(JobStatusResponse.From(view) with { EventsUrl = await tokens.EventsUrl(id, view.TenantId, http.RequestAborted) });
+        var links = JobLinks.For(http);
+        return TypedResults.Ok(JobStatusResponse.From(view, links) with { EventsUrl = await tokens.EventsUrl(links, id, view.TenantId, http.RequestAborted) });
     }
 
     /// <summary>True when If-None-Match names the job's version: the client already has it.</summary>

@@ -23,7 +23,7 @@ namespace EventSourced.Api.Jobs.Submit;
 /// </summary>
 public sealed record SubmitJobRequest(
     string? Type, JsonElement? Input, string? CallbackUrl, string? CorrelationId, int? MaxAttempts = null, int? TimeoutSeconds = null,
-    IReadOnlyList<string>? CallbackEvents = null);
+    IReadOnlyList<string>? CallbackEvents = null) : IJobPolicyRequest;
 
 /// <param name="EventsUrl">The job's event stream, with a short-lived token a browser's EventSource can use (it sends no headers).</param>
 public sealed record JobAccepted(Guid JobId, string Status, string StatusUrl, string EventsUrl);
@@ -50,8 +50,7 @@ public sealed class SubmitJobRequestValidator : AbstractValidator<SubmitJobReque
         RuleForEach(r => r.CallbackEvents).Must(name => Callbacks.Names.Contains(name))
             .WithMessage((_, name) => $"'{name}' is not a callback event. They are: {string.Join(", ", Callbacks.Names)}.");
         RuleFor(r => r.CorrelationId).MaximumLength(RequestLimits.MaxNameChars);
-        RuleFor(r => r.MaxAttempts).InclusiveBetween(1, RequestLimits.MaxAttempts);
-        RuleFor(r => r.TimeoutSeconds).InclusiveBetween(1, RequestLimits.MaxTimeoutSeconds);
+        Include(new JobPolicyRequestValidator());
     }
 }
 
@@ -85,8 +84,13 @@ public static class SubmitJobEndpoints
         {
             app.MapPost(type.SubmitRoute!, async (HttpContext http, JobSubmissions submissions, CancellationToken ct) =>
                 {
-                    var (body, problem) = await JsonBody.Read(http.Request, ct, prefix: "input");
-                    return problem ?? await submissions.Submit(new SubmitJobRequest(type.Name, body, null, null), http, ct);
+                    // The body is the input: its errors are keyed by the body's own paths ("width", not "input.width").
+                    var (body, problem) = await JsonBody.Read(http.Request, ct);
+                    if (problem is not null)
+                        return problem;
+                    if (body.ValueKind != JsonValueKind.Object)
+                        return Problems.Validation(new Dictionary<string, string[]> { ["$"] = ["Must be a JSON object."] });
+                    return await submissions.Submit(new SubmitJobRequest(type.Name, body, null, null), http, ct, inputPath: "");
                 })
                 .RequireAuthorization(AccessPolicies.Submit)
                 .WithName("Submit_" + type.Name)
@@ -104,7 +108,8 @@ public sealed class JobSubmissions(
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public async Task<IResult> Submit(SubmitJobRequest request, HttpContext http, CancellationToken ct)
+    /// <param name="inputPath">Where the input is in the body, for its errors: "input" on POST /jobs, "" on a type's own route, whose body it is.</param>
+    public async Task<IResult> Submit(SubmitJobRequest request, HttpContext http, CancellationToken ct, string inputPath = "input")
     {
         var tenant = Tenant.Of(http);
         var key = http.Request.Headers[SubmitJobEndpoints.IdempotencyKeyHeader].ToString();
@@ -119,7 +124,7 @@ public sealed class JobSubmissions(
                 $"It has {key.Length} characters; Idempotency-Key is limited to {RequestLimits.MaxIdempotencyKeyChars}.");
         }
 
-        var errors = await Validate(request, ct);
+        var errors = await Validate(request, inputPath, ct);
         if (errors.Count == 0 && request.CallbackUrl is not null && WebhookOptions.SecretsIn(webhooks.Value.Secrets.GetValueOrDefault(tenant)).Length == 0)
             errors["callbackUrl"] = [$"Callbacks are signed, and tenant '{tenant}' has no signing secret: an operator sets Webhooks:Secrets:{tenant}."];
         if (errors.Count > 0)
@@ -161,12 +166,12 @@ public sealed class JobSubmissions(
         }
     }
 
-    private async Task<Dictionary<string, string[]>> Validate(SubmitJobRequest request, CancellationToken ct)
+    private async Task<Dictionary<string, string[]>> Validate(SubmitJobRequest request, string inputPath, CancellationToken ct)
     {
         var result = await validator.ValidateAsync(request, ct);
         var errors = result.Errors.GroupBy(e => e.PropertyName).ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).ToArray());
         if (errors.Count == 0 && types.Find(request.Type!) is { } type)
-            errors = await type.ValidateInput(request.Input!.Value, ct);
+            errors = await type.ValidateInput(request.Input!.Value, inputPath, ct);
         return errors;
     }
 
@@ -177,7 +182,9 @@ public sealed class JobSubmissions(
         RetryAfter.Set(http.Response, state, runAfter, createdAt, !type.RunsInProcess, now);
         if (replayed)
             http.Response.Headers["Idempotent-Replayed"] = "true";
-        var eventsUrl = await tokens.EventsUrl(jobId, Tenant.Of(http), http.RequestAborted);
-        return TypedResults.Accepted(JobLinks.Status(jobId), new JobAccepted(jobId, JobDecider.Name(state.Status), JobLinks.Status(jobId), eventsUrl));
+        var links = JobLinks.For(http);
+        var eventsUrl = await tokens.EventsUrl(links, jobId, Tenant.Of(http), http.RequestAborted);
+        // Location is absolute too, from the same base as the body's URLs (RFC 9110 allows either): one answer, one origin.
+        return TypedResults.Accepted(links.Status(jobId), new JobAccepted(jobId, JobDecider.Name(state.Status), links.Status(jobId), eventsUrl));
     }
 }

@@ -16,15 +16,15 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly EventSourced.Api.JobTypes.JobTypeRegistry _jobTypeRegistry;
-        private readonly FluentValidation.IValidator<EventSourced.Api.Jobs.ReasonRequest> _validatorOfReasonRequest;
+        private readonly FluentValidation.IValidator<EventSourced.Api.Jobs.Retry.RedriveRequest> _validatorOfRedriveRequest;
         private readonly System.TimeProvider _timeProvider;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_jobs_id_retry(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, EventSourced.Api.JobTypes.JobTypeRegistry jobTypeRegistry, FluentValidation.IValidator<EventSourced.Api.Jobs.ReasonRequest> validatorOfReasonRequest, System.TimeProvider timeProvider, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_jobs_id_retry(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, EventSourced.Api.JobTypes.JobTypeRegistry jobTypeRegistry, FluentValidation.IValidator<EventSourced.Api.Jobs.Retry.RedriveRequest> validatorOfRedriveRequest, System.TimeProvider timeProvider, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _jobTypeRegistry = jobTypeRegistry;
-            _validatorOfReasonRequest = validatorOfReasonRequest;
+            _validatorOfRedriveRequest = validatorOfRedriveRequest;
             _timeProvider = timeProvider;
             _wolverineRuntime = wolverineRuntime;
         }
@@ -48,7 +48,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await EventSourced.Api.Jobs.Retry.RetryJobEndpoint.Retry(id, httpContext, messageContext, _validatorOfReasonRequest, _jobTypeRegistry, _timeProvider, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await EventSourced.Api.Jobs.Retry.RetryJobEndpoint.Retry(id, httpContext, messageContext, _validatorOfRedriveRequest, _jobTypeRegistry, _timeProvider, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
             
