@@ -290,6 +290,7 @@ public sealed class ApiForAccess : ApiFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Runner:Enabled"] = "false",
+        ["Runner:LeaseDuration"] = Fixtures.NoLeaseSweep,
         ["Jobs:Types:scan:External"] = "true",
         ["Jobs:Types:print:External"] = "true",
         // A revoked key is refused at the next request, not 10 s later.
@@ -303,6 +304,7 @@ public sealed class ApiWithTightLimits : ApiFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Runner:Enabled"] = "false",
+        ["Runner:LeaseDuration"] = Fixtures.NoLeaseSweep,
         ["Access:RequestsPerSecond"] = "1",
         ["Access:Burst"] = "3",
         ["Access:MaxStreamsPerTenant"] = "2",
@@ -391,6 +393,7 @@ public sealed class ApiBehindGateway : ApiFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Runner:Enabled"] = "false",
+        ["Runner:LeaseDuration"] = Fixtures.NoLeaseSweep,
         ["Access:TrustGatewayHeaders"] = "true",
     };
 }

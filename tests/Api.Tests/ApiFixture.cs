@@ -106,6 +106,17 @@ public sealed class ApiWithoutRunner : ApiFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Runner:Enabled"] = "false",
+        ["Runner:LeaseDuration"] = Fixtures.NoLeaseSweep,
         ["Sse:KeepAlive"] = "00:00:00.300",
     };
+}
+
+public static class Fixtures
+{
+    /// <summary>
+    /// For a fixture whose tests move jobs on by hand (Drive): such a job runs without a lease, and every node's lease
+    /// sweep (each quarter of Runner:LeaseDuration) would end its attempt as lease_expired in the middle of a test that a
+    /// busy machine makes slow. An hour's lease puts the next sweep a quarter of an hour away.
+    /// </summary>
+    public const string NoLeaseSweep = "01:00:00";
 }

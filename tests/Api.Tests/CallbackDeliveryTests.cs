@@ -15,7 +15,8 @@ public sealed class ApiWithCallbacksOnEveryPath : ApiFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Runner:PollInterval"] = "00:00:00.200",
-        ["Runner:LeaseDuration"] = "00:00:02",
+        // Sweeps every second (a quarter of it), to end a worker's unrenewed lease and a payment's wait within the test.
+        ["Runner:LeaseDuration"] = "00:00:04",
         [$"Jobs:Types:{ExternalType}:External"] = "true",
         ["Jobs:Defaults:BackoffBase"] = "00:00:00.050",
         ["Jobs:Defaults:BackoffCap"] = "00:00:00.100",

@@ -16,6 +16,7 @@ public sealed class ApiWithCallbacks : ApiFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Runner:Enabled"] = "false",
+        ["Runner:LeaseDuration"] = Fixtures.NoLeaseSweep,
         ["Webhooks:AllowedHosts:0"] = "127.0.0.1",
         ["Webhooks:Secrets:default"] = Secret,
         ["Webhooks:RetrySchedule:0"] = "00:00:00.100",

@@ -119,6 +119,7 @@ public sealed class ApiWithShortExpiry : ApiFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Runner:Enabled"] = "false",
+        ["Runner:LeaseDuration"] = Fixtures.NoLeaseSweep,
         ["Jobs:ExpireAfter"] = "00:00:03",
     };
 }
@@ -159,6 +160,7 @@ public sealed class ApiWithShortRetention : ApiFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Runner:Enabled"] = "false",
+        ["Runner:LeaseDuration"] = Fixtures.NoLeaseSweep,
         ["Jobs:ExpireAfter"] = "00:00:01",
         ["Jobs:AuditRetention"] = "00:00:02",
         ["Jobs:ArchiveEvery"] = "00:00:00.200",

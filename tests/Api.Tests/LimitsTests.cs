@@ -17,6 +17,7 @@ public sealed class ApiForLimits : ApiFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Runner:Enabled"] = "false",
+        ["Runner:LeaseDuration"] = Fixtures.NoLeaseSweep,
         ["Jobs:Types:thumbnail:External"] = "true",
     };
 }

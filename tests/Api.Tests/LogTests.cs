@@ -17,6 +17,7 @@ public sealed class ApiWithCapturedLogs : ApiFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Runner:Enabled"] = "false",
+        ["Runner:LeaseDuration"] = Fixtures.NoLeaseSweep,
         ["Webhooks:AllowedHosts:0"] = "127.0.0.1",
         ["Webhooks:Secrets:default"] = ApiWithCallbacks.Secret,
         ["Webhooks:RetrySchedule:0"] = "00:00:00.010",

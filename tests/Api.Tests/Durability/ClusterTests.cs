@@ -40,8 +40,10 @@ public sealed class ClusterTests(TestDatabase db, ITestOutputHelper output) : IC
     [Fact]
     public async Task Cancelling_on_one_node_stops_the_handler_running_on_the_other()
     {
-        await using var a = await Nodes.Start(db.ConnectionString, "node-a");
-        await using var b = await Nodes.Start(db.ConnectionString, "node-b");
+        // A lease long enough that a busy machine does not let it run out, and the job start again, while the test waits.
+        (string, string) lease = ("Runner__LeaseDuration", "00:00:30");
+        await using var a = await Nodes.Start(db.ConnectionString, "node-a", lease);
+        await using var b = await Nodes.Start(db.ConnectionString, "node-b", lease);
         var id = await a.Client().Submit("hang", "{}");
         var started = await Eventually.Get(() => Nodes.History(db.ConnectionString, id), h => h.OfType<JobStarted>().Any(), "the job to start");
         var other = started.OfType<JobStarted>().Single().Worker == "node-a" ? b : a;
