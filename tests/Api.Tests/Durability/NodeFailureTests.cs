@@ -11,8 +11,8 @@ public sealed class NodeFailureTests(TestDatabase db, ITestOutputHelper output) 
     [Fact]
     public async Task A_job_whose_node_is_killed_is_finished_by_another_node_as_attempt_two_and_followed_through_on_the_survivor()
     {
-        await using var a = await Nodes.Start(db.ConnectionString, "node-a");
-        await using var b = await Nodes.Start(db.ConnectionString, "node-b");
+        await using var a = await Nodes.Start(db.ConnectionString, "node-a", Nodes.ShortLease);
+        await using var b = await Nodes.Start(db.ConnectionString, "node-b", Nodes.ShortLease);
         var id = await a.Client().Submit("transcode", """{"fileId":"killed","steps":20,"stepMs":150}""");
         var started = await Eventually.Get(() => Nodes.History(db.ConnectionString, id), h => h.OfType<JobStarted>().Any(), "a node to take it");
         var victimName = started.OfType<JobStarted>().Single().Worker;
@@ -22,7 +22,7 @@ public sealed class NodeFailureTests(TestDatabase db, ITestOutputHelper output) 
         victim.Kill();
         var killed = Stopwatch.StartNew();
         var events = await stream.ReadToEnd();
-        output.WriteLine($"From kill -9 to completed on the survivor: {killed.Elapsed.TotalSeconds:F1} s (lease 2 s, job about 3 s).");
+        output.WriteLine($"From kill -9 to completed on the survivor: {killed.Elapsed.TotalSeconds:F1} s (lease 5 s, job about 3 s).");
 
         Assert.Equal("completed", events[^1].Event);
         Assert.Equal(events.Select(e => e.Seq).Order(), events.Select(e => e.Seq));

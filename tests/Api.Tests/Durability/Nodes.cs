@@ -9,13 +9,18 @@ namespace EventSourced.Api.Tests.Durability;
 /// </summary>
 public static class Nodes
 {
+    /// <summary>For a test of a node that dies: its jobs' leases run out, and another node takes them, within seconds.</summary>
+    public static readonly (string, string) ShortLease = ("Runner__LeaseDuration", "00:00:05");
+
     public static Task<ApiProcess> Start(string connectionString, string name, params (string Key, string Value)[] settings)
     {
         var all = new Dictionary<string, string?>
         {
             ["DATABASE_URL"] = connectionString,
             ["Runner__WorkerName"] = name,
-            ["Runner__LeaseDuration"] = "00:00:02",
+            // Long, so that a busy machine's late renewals start no job twice; a test of what happens when a lease runs
+            // out names a short one (ShortLease).
+            ["Runner__LeaseDuration"] = "00:01:00",
             ["Runner__PollInterval"] = "00:00:00.200",
             ["Runner__DrainTimeout"] = "00:00:01",
             ["Jobs__Defaults__BackoffBase"] = "00:00:00.200",
