@@ -108,7 +108,7 @@ public sealed class ApiProcess : IAsyncDisposable
             {
                 return HttpStatusCode.ServiceUnavailable;
             }
-        }, status => status == HttpStatusCode.OK, "the server to answer /health");
+        }, status => status == HttpStatusCode.OK, "the server to answer /health", Patience.ProcessStart);
     }
 
     public async Task<int> WaitForExit(TimeSpan timeout)

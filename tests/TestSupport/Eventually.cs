@@ -7,6 +7,9 @@ namespace EventSourced.TestSupport;
 public static class Patience
 {
     public static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
+
+    /// <summary>For a server process to start: several starting at once on a loaded machine each compile and migrate.</summary>
+    public static readonly TimeSpan ProcessStart = TimeSpan.FromMinutes(5);
 }
 
 public static class Eventually
