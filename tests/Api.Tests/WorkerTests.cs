@@ -87,6 +87,24 @@ public sealed class WorkerTests(ApiWithExternalWorkers api) : IClassFixture<ApiW
         Assert.Equal(id.ToString(), work.Str("jobId"));
     }
 
+    [Theory]
+    [InlineData("wait=soon")]
+    [InlineData("wait=-1")]
+    [InlineData("wait=1.5")]
+    public async Task A_claim_whose_wait_is_not_a_whole_number_of_seconds_is_refused_as_a_long_poll_is(string prefer)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/workers/claims")
+        {
+            Content = new StringContent("""{"types":["rare"],"leaseSeconds":60}""", null, "application/json"),
+        };
+        request.Headers.TryAddWithoutValidation("Prefer", prefer);
+
+        var response = await _client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_prefer_wait", (await response.Json()).Str("code"));
+    }
+
     [Fact]
     public async Task A_wrong_or_expired_token_is_409_and_appends_nothing()
     {

@@ -1,4 +1,6 @@
+using System.Globalization;
 using EventSourced.Api.Http;
+using Microsoft.Net.Http.Headers;
 
 namespace EventSourced.Api.Jobs;
 
@@ -26,15 +28,19 @@ public sealed record JobLinks(string Base)
     /// </summary>
     public static long? ExpectedVersion(HttpRequest request)
     {
-        var value = request.Headers.IfMatch.ToString().Trim();
-        if (value.Length == 0 || value == "*")
+        var value = request.Headers.IfMatch;
+        if (string.IsNullOrWhiteSpace(value))
             return null;
-        var tag = value.StartsWith("W/", StringComparison.Ordinal) ? value[2..] : value;
-        if (tag.Length < 2 || tag[0] != '"' || tag[^1] != '"' || tag[1..^1].Contains('"', StringComparison.Ordinal))
+        // Strictly: the typed headers' lenient parse drops what it cannot read, which would make the write unconditional.
+        if (!EntityTagHeaderValue.TryParseStrictList(value, out var tags) || tags.Count != 1)
         {
             throw new BadHttpRequestException(
                 $"If-Match must be the ETag of GET /jobs/{{id}}, such as If-Match: \"3\", or *; '{value}' is neither.", StatusCodes.Status400BadRequest);
         }
-        return tag == value && long.TryParse(tag.AsSpan(1, tag.Length - 2), out var version) && version > 0 ? version : 0;
+        var tag = tags[0];
+        if (tag.Tag == "*")
+            return null;
+        return !tag.IsWeak && long.TryParse(tag.Tag.AsSpan(1, tag.Tag.Length - 2), NumberStyles.None, CultureInfo.InvariantCulture, out var version)
+            && version > 0 ? version : 0;
     }
 }

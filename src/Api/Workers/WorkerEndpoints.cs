@@ -34,8 +34,11 @@ public static class WorkerEndpoints
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverinePost("/workers/claims", OperationId = "ClaimWork")]
     public static async Task<IResult> Claim(
-        HttpContext http, [FromServices] JobQueue queue, [FromServices] EventNotifications notifications, IValidator<ClaimRequest> validator, CancellationToken ct)
+        HttpContext http, [FromServices] JobQueue queue, [FromServices] EventNotifications notifications, IValidator<ClaimRequest> validator,
+        TimeProvider clock, CancellationToken ct)
     {
+        if (!PreferWait.TryRead(http.Request, out var wait))
+            return PreferWait.Invalid();
         var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct);
         if (problem is not null)
             return problem;
@@ -45,18 +48,17 @@ public static class WorkerEndpoints
             return Problems.Problem(StatusCodes.Status403Forbidden, "job_type_not_allowed", "This key may not claim these job types.",
                 $"It may not claim {string.Join(", ", refused)}; it may claim {string.Join(", ", allowed)}.");
         }
-        var wait = PreferredWait(http.Request);
         var lease = request!.LeaseSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : DefaultLease;
         var worker = request.Worker ?? $"worker@{http.Connection.RemoteIpAddress}";
 
         var wakeup = new WakeOnAnyAppend();
         using var subscription = notifications.Subscribe(wakeup);
-        var deadline = DateTime.UtcNow + wait;
+        var deadline = clock.GetUtcNow() + wait;
         while (true)
         {
             if (await queue.Claim(1, request.Types!, Tenant.Of(http), worker, RequestMetadata.Actor(http), lease, ct) is [var job])
                 return TypedResults.Ok(Work(job, JobLinks.For(http)));
-            var remaining = deadline - DateTime.UtcNow;
+            var remaining = deadline - clock.GetUtcNow();
             if (remaining <= TimeSpan.Zero)
             {
                 if (wait > TimeSpan.Zero)
@@ -143,18 +145,4 @@ public static class WorkerEndpoints
 
     private static IResult LeaseExpired() => Problems.Problem(StatusCodes.Status409Conflict, "lease_expired", "The lease ran out.",
         "No heartbeat came in time: the attempt counts as failed and the job is retried. Stop working on it.");
-
-    /// <summary>The wait=N preference (RFC 7240), at most <see cref="RequestLimits.MaxPreferWaitSeconds"/>; none without one.</summary>
-    private static TimeSpan PreferredWait(HttpRequest request)
-    {
-        foreach (var preference in request.Headers["Prefer"].SelectMany(v => v!.Split([',', ';'], StringSplitOptions.TrimEntries)))
-        {
-            if (preference.StartsWith("wait=", StringComparison.OrdinalIgnoreCase)
-                && int.TryParse(preference.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
-            {
-                return TimeSpan.FromSeconds(Math.Min(seconds, RequestLimits.MaxPreferWaitSeconds));
-            }
-        }
-        return TimeSpan.Zero;
-    }
 }

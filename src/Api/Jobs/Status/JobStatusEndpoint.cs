@@ -1,6 +1,4 @@
-using System.Globalization;
 using EventSourced.Api.Access;
-using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Jobs.History;
@@ -74,22 +72,19 @@ public static class JobStatusEndpoint
     {
         if (JobAsOf.IsAsked(http.Request))
             return await JobAsOf.Get(id, http, store);
-        if (!TryPreferredWait(http.Request, out var wait))
-        {
-            return Problems.Problem(StatusCodes.Status400BadRequest, "invalid_prefer_wait",
-                $"Prefer: wait= must be a whole number of seconds, from 0 to {RequestLimits.MaxPreferWaitSeconds} (longer waits are cut to {RequestLimits.MaxPreferWaitSeconds}).");
-        }
+        if (!PreferWait.TryRead(http.Request, out var wait))
+            return PreferWait.Invalid();
         // Watch before the first read, so a change between the read and the wait still wakes the poll.
-        using var watch = wait > 0 ? watchers.Watch(id) : null;
+        using var watch = wait > TimeSpan.Zero ? watchers.Watch(id) : null;
         var (view, problem) = await lookup.Find(id, http, http.RequestAborted);
         if (view is null)
             return problem!;
 
         if (watch is not null && IsCurrent(http.Request, view))
         {
-            http.Response.Headers["Preference-Applied"] = $"wait={wait}";
+            http.Response.Headers["Preference-Applied"] = $"wait={(int)wait.TotalSeconds}";
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
-            var deadline = clock.GetUtcNow().AddSeconds(wait);
+            var deadline = clock.GetUtcNow() + wait;
             try
             {
                 while (IsCurrent(http.Request, view) && deadline - clock.GetUtcNow() is { Ticks: > 0 } left
@@ -122,22 +117,5 @@ public static class JobStatusEndpoint
     {
         var etag = JobLinks.ETag(view.Version);
         return request.GetTypedHeaders().IfNoneMatch.Any(tag => tag.Tag == etag || tag.Tag == "*");
-    }
-
-    /// <summary>The wait of a Prefer header (0 without one), cut to <see cref="RequestLimits.MaxPreferWaitSeconds"/>; false when it is not a number.</summary>
-    private static bool TryPreferredWait(HttpRequest request, out int seconds)
-    {
-        seconds = 0;
-        foreach (var preference in request.Headers["Prefer"].SelectMany(h => (h ?? "").Split(',')))
-        {
-            var token = preference.Split(';')[0].Split('=', 2);
-            if (!token[0].Trim().Equals("wait", StringComparison.OrdinalIgnoreCase))
-                continue;
-            var value = token.Length == 2 ? token[1].Trim().Trim('"') : "";
-            if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
-                return false;
-            seconds = Math.Min(parsed, RequestLimits.MaxPreferWaitSeconds);
-        }
-        return true;
     }
 }

@@ -18,13 +18,15 @@ namespace Internal.Generated.WolverineHandlers
         private readonly EventSourced.EventStore.Notifications.EventNotifications _eventNotifications;
         private readonly EventSourced.Scheduling.JobQueue _jobQueue;
         private readonly FluentValidation.IValidator<EventSourced.Api.Workers.ClaimRequest> _validatorOfClaimRequest;
+        private readonly System.TimeProvider _timeProvider;
 
-        public POST_workers_claims(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, EventSourced.EventStore.Notifications.EventNotifications eventNotifications, EventSourced.Scheduling.JobQueue jobQueue, FluentValidation.IValidator<EventSourced.Api.Workers.ClaimRequest> validatorOfClaimRequest) : base(wolverineHttpOptions)
+        public POST_workers_claims(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, EventSourced.EventStore.Notifications.EventNotifications eventNotifications, EventSourced.Scheduling.JobQueue jobQueue, FluentValidation.IValidator<EventSourced.Api.Workers.ClaimRequest> validatorOfClaimRequest, System.TimeProvider timeProvider) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _eventNotifications = eventNotifications;
             _jobQueue = jobQueue;
             _validatorOfClaimRequest = validatorOfClaimRequest;
+            _timeProvider = timeProvider;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
@@ -32,7 +34,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "EventSourced.Api.Workers.WorkerEndpoints").SetTag("http.route", "/workers/claims").SetTag("http.request.method", "POST");
             
             // The actual HTTP request handler execution
-            var result = await EventSourced.Api.Workers.WorkerEndpoints.Claim(httpContext, _jobQueue, _eventNotifications, _validatorOfClaimRequest, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await EventSourced.Api.Workers.WorkerEndpoints.Claim(httpContext, _jobQueue, _eventNotifications, _validatorOfClaimRequest, _timeProvider, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
