@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Database;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
@@ -74,6 +75,7 @@ public static class ApiHost
         builder.Services.AddWebhooks(builder.Configuration);
         builder.Host.UseWolverine(ConfigureWolverine);
         builder.Services.AddWolverineHttp();
+        builder.Services.AddContract();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -84,6 +86,7 @@ public static class ApiHost
         app.UseAccess();
         app.MapWolverineEndpoints();
         app.MapSubmitRoutes(app.Services.GetRequiredService<JobTypeRegistry>());
+        app.MapContract();
         return app;
     }
 
