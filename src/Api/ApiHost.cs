@@ -69,7 +69,12 @@ public static class ApiHost
         });
         builder.Services.AddSingleton(services => PublicUrls.From(services.GetRequiredService<IConfiguration>()));
         builder.Services.AddAccess(builder.Configuration);
-        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+            // Bodies are read by JsonBody, which takes no number as a string; said here too, so the contract's schemas say so.
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+        });
         builder.Services.AddJobStore();
         builder.Services.AddJobs(builder.Configuration);
         builder.Services.AddWebhooks(builder.Configuration);

@@ -16,6 +16,17 @@ public static class ContractModule
     public static IServiceCollection AddContract(this IServiceCollection services) => services.AddOpenApi(DocumentName, options =>
     {
         options.OpenApiVersion = OpenApiSpecVersion.OpenApi3_1;
+        options.AddOperationTransformer<ContractTransformer>();
+        // Null members are left out of every answer (JsonIgnoreCondition.WhenWritingNull): one that may be null is never required.
+        options.AddSchemaTransformer((schema, context, _) =>
+        {
+            if (schema.Required is { Count: > 0 } required)
+            {
+                foreach (var property in context.JsonTypeInfo.Properties.Where(p => p.IsGetNullable))
+                    required.Remove(property.Name);
+            }
+            return Task.CompletedTask;
+        });
         options.AddDocumentTransformer((document, context, _) =>
         {
             document.Info.Title = "EventSourced jobs";
@@ -33,6 +44,7 @@ public static class ContractModule
             document.Paths = paths;
             return Task.CompletedTask;
         });
+        options.AddDocumentTransformer<ContractTransformer>();
     });
 
     /// <summary>Served to anyone: the contract is no secret, and a client reads it before it has a key.</summary>

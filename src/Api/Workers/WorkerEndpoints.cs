@@ -1,5 +1,6 @@
 using System.Globalization;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Jobs;
@@ -33,6 +34,11 @@ public static class WorkerEndpoints
     [Authorize(Policy = AccessPolicies.Work)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverinePost("/workers/claims", OperationId = "ClaimWork")]
+    [RequestBody(typeof(ClaimRequest))]
+    [RequestHeaders("Prefer")]
+    [Responds(StatusCodes.Status200OK, typeof(ClaimedWork), Description = "A job, leased to this worker.")]
+    [Responds(StatusCodes.Status204NoContent, Headers = ["Preference-Applied"], Description = "No job to claim (within the wait Prefer asked for).")]
+    [Problems(StatusCodes.Status403Forbidden, "job_type_not_allowed")]
     public static async Task<IResult> Claim(
         HttpContext http, [FromServices] JobQueue queue, [FromServices] EventNotifications notifications, IValidator<ClaimRequest> validator, CancellationToken ct)
     {
@@ -79,6 +85,9 @@ public static class WorkerEndpoints
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/heartbeat", OperationId = "Heartbeat")]
+    [RequestBody(typeof(HeartbeatRequest))]
+    [Responds(StatusCodes.Status200OK, typeof(LeaseRenewed))]
+    [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired")]
     public static async Task<IResult> Heartbeat(Guid id, HttpContext http, IValidator<HeartbeatRequest> validator, [FromServices] JobLeases leases, CancellationToken ct)
     {
         var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct);
@@ -93,17 +102,34 @@ public static class WorkerEndpoints
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/progress", OperationId = "ReportProgress")]
+    [RequestBody(typeof(ProgressRequest))]
+    [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
+    [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
+    [Problems(StatusCodes.Status409Conflict, "progress_backwards")]
+    [Problems(StatusCodes.Status422UnprocessableEntity, "progress_out_of_range")]
     public static Task<IResult> Progress(Guid id, HttpContext http, IValidator<ProgressRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
         AsHolder(id, http, validator, leases, bus, finishes: false, (request, holder) => new ReportProgress(holder.Attempt, request.Percent!.Value, request.Message), ct);
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/complete", OperationId = "CompleteJob")]
+    [RequestBody(typeof(CompleteRequest))]
+    [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
+    [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
     public static Task<IResult> Complete(Guid id, HttpContext http, IValidator<CompleteRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
         AsHolder(id, http, validator, leases, bus, finishes: true,
             (request, holder) => new CompleteJob(holder.Attempt, request.Result!.Value, request.ContentType ?? "application/json"), ct);
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/fail", OperationId = "FailAttempt")]
+    [RequestBody(typeof(FailRequest))]
+    [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
+    [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
     public static Task<IResult> Fail(Guid id, HttpContext http, IValidator<FailRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
         AsHolder(id, http, validator, leases, bus, finishes: true,
             (request, holder) => new FailAttempt(holder.Attempt, request.ErrorCode!, request.ErrorMessage!, Random.Shared.NextDouble(), request.Retryable ?? true), ct);
@@ -111,6 +137,11 @@ public static class WorkerEndpoints
     /// <summary>Give the job back unfinished, or confirm a cancellation the heartbeat announced.</summary>
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/release", OperationId = "ReleaseJob")]
+    [RequestBody(typeof(ReleaseRequest))]
+    [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
+    [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
     public static Task<IResult> Release(Guid id, HttpContext http, IValidator<ReleaseRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
         AsHolder(id, http, validator, leases, bus, finishes: true,
             (request, holder) => new ReleaseJob(holder.Attempt, request.Reason ?? $"Released by {holder.Holder}."), ct);

@@ -1,4 +1,5 @@
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.JobTypes;
 using EventSourced.Domain.Jobs;
 using Microsoft.AspNetCore.Authorization;
@@ -17,6 +18,10 @@ public static class JobMonitorEndpoint
 {
     [Authorize(Policy = AccessPolicies.ReadJobs)]
     [WolverineGet("/jobs/{id:guid}/status", OperationId = "MonitorJob")]
+    [Responds(StatusCodes.Status200OK, typeof(JobMonitorResponse), Headers = ["Retry-After"], Description = "Running, or ended without a result (with its error).")]
+    [Responds(StatusCodes.Status303SeeOther, Headers = ["Location"], Description = "Completed: its result is at Location.")]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status410Gone, "job_expired")]
     public static async Task<IResult> Get(Guid id, HttpContext http, JobLookup lookup, JobTypeRegistry types, TimeProvider clock)
     {
         var (view, problem) = await lookup.Find(id, http, http.RequestAborted);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
@@ -68,6 +69,15 @@ public static class JobStatusEndpoint
     [Authorize(Policy = AccessPolicies.ReadJobs)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/jobs/{id:guid}", OperationId = "GetJob")]
+    [RequestHeaders("If-None-Match", "Prefer")]
+    [Query("atVersion", typeof(long), "The job as it stood at this version (from 1).")]
+    [Query("asOf", typeof(DateTimeOffset), "The job as it stood at this moment.")]
+    [Responds(StatusCodes.Status200OK, typeof(JobStatusResponse), Headers = ["ETag", "Retry-After", "Preference-Applied"])]
+    [Responds(StatusCodes.Status304NotModified, Headers = ["ETag", "Retry-After", "Preference-Applied"],
+        Description = "The job is still at the version If-None-Match names (after the wait Prefer asked for).")]
+    [Problems(StatusCodes.Status400BadRequest, "invalid_prefer_wait", "conflicting_parameters", "invalid_version", "invalid_timestamp")]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found", "job_not_yet_submitted")]
+    [Problems(StatusCodes.Status410Gone, "job_expired")]
     public static async Task<IResult> Get(
         Guid id, HttpContext http, JobLookup lookup, StreamWatchers watchers, JobTypeRegistry types, TimeProvider clock, IHostApplicationLifetime lifetime,
         IDocumentStore store, StreamTokens tokens)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
@@ -65,6 +66,12 @@ public static class SubmitJobEndpoints
 
     [Authorize(Policy = AccessPolicies.Submit)]
     [WolverinePost("/jobs", OperationId = "SubmitJob")]
+    [RequestBody(typeof(SubmitJobRequest))]
+    [RequestHeaders(IdempotencyKeyHeader, Required = [IdempotencyKeyHeader])]
+    [Responds(StatusCodes.Status202Accepted, typeof(JobAccepted), Headers = ["Location", "Retry-After", "Idempotent-Replayed"],
+        Description = "Accepted, or accepted before with this key and body (Idempotent-Replayed: true).")]
+    [Problems(StatusCodes.Status400BadRequest, "idempotency_key_missing", "idempotency_key_too_long")]
+    [Problems(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused")]
     public static async Task<IResult> SubmitAnyType(HttpContext http, [FromServices] JobSubmissions submissions, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.Read(http.Request, ct);
@@ -94,6 +101,12 @@ public static class SubmitJobEndpoints
                 })
                 .RequireAuthorization(AccessPolicies.Submit)
                 .WithName("Submit_" + type.Name)
+                .WithMetadata(
+                    new RequestBodyAttribute(type.InputType ?? typeof(JsonElement)),
+                    new RequestHeadersAttribute(IdempotencyKeyHeader) { Required = [IdempotencyKeyHeader] },
+                    new RespondsAttribute(StatusCodes.Status202Accepted, typeof(JobAccepted)) { Headers = ["Location", "Retry-After", "Idempotent-Replayed"] },
+                    new ProblemsAttribute(StatusCodes.Status400BadRequest, "idempotency_key_missing", "idempotency_key_too_long"),
+                    new ProblemsAttribute(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused"))
                 .WithSummary($"Submit a {type.Name} job; the body is its input.");
         }
     }
