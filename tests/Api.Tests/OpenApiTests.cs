@@ -92,3 +92,58 @@ public sealed class OpenApiTests(ApiFixture api) : IClassFixture<ApiFixture>
         .. document.Paths.SelectMany(p => (p.Value.Operations ?? []).Select(o => $"{o.Key.Method.ToUpperInvariant()} {p.Key}")),
     ];
 }
+
+/// <summary>The check every test client's answers go through fails on what the document does not say.</summary>
+public sealed class ContractCheckTests(ApiFixture api) : IClassFixture<ApiFixture>
+{
+    private const string Job = "/jobs/0193b1c4-7a3e-7000-8000-000000000001";
+
+    [Fact]
+    public void A_status_the_route_does_not_list_is_a_breach()
+    {
+        Assert.Null(api.Contract.Check("GET", Job, 200, null, null));
+        Assert.Contains("does not list", api.Contract.Check("GET", Job, 418, null, null));
+        Assert.Contains("does not list", api.Contract.Check("POST", "/jobs", 200, null, null));
+    }
+
+    [Fact]
+    public void A_problem_code_its_status_does_not_list_is_a_breach()
+    {
+        const string problem = "application/problem+json";
+        Assert.Null(api.Contract.Check("POST", Job + "/cancel", 409, problem, """{"title":"Conflict","status":409,"code":"job_already_finished"}"""));
+        Assert.Contains("$.code", api.Contract.Check("POST", Job + "/cancel", 409, problem, """{"title":"Conflict","status":409,"code":"lease_expired"}"""));
+    }
+
+    [Fact]
+    public void A_body_that_does_not_match_its_schema_or_media_type_is_a_breach()
+    {
+        Assert.Null(api.Contract.Check("GET", "/health", 200, "application/json", """{"status":"healthy","notifications":"listening"}"""));
+        Assert.Contains("$.status", api.Contract.Check("GET", "/health", 200, "application/json", """{"status":5,"notifications":"listening"}"""));
+        Assert.Contains("lacks required 'notifications'", api.Contract.Check("GET", "/health", 200, "application/json", """{"status":"healthy"}"""));
+        Assert.Contains("does not list", api.Contract.Check("GET", "/health", 200, "text/html", "<p>healthy</p>"));
+    }
+
+    [Fact]
+    public void A_path_no_route_has_may_only_be_refused()
+    {
+        Assert.Null(api.Contract.Check("GET", "/nothing-here", 404, null, null));
+        Assert.Null(api.Contract.Check("DELETE", Job, 405, null, null));
+        Assert.Contains("no DELETE operation", api.Contract.Check("DELETE", Job, 200, null, null));
+    }
+
+    [Fact]
+    public async Task A_test_client_fails_the_request_when_the_answer_breaks_the_document()
+    {
+        // A problem code this route does not list, as a bug would answer it: the checking handler must throw.
+        var check = new ContractCheck(await api.Host.Server.CreateClient().GetStringAsync("/openapi/v1.json"));
+        using var client = new HttpClient(new ContractCheckingHandler(() => check) { InnerHandler = new Answering(418) }) { BaseAddress = new Uri("http://localhost") };
+        var breach = await Assert.ThrowsAsync<ContractBreach>(() => client.GetAsync("/health"));
+        Assert.Contains("GET /health answered 418", breach.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class Answering(int status) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct) =>
+            Task.FromResult(new HttpResponseMessage((HttpStatusCode)status) { RequestMessage = request });
+    }
+}
