@@ -69,6 +69,42 @@ public sealed class ContractCheck
         return errors.Count == 0 ? null : $"{name} answered {status} with a body that does not match its schema:\n  {string.Join("\n  ", errors.Take(10))}\n{Cut(body)}";
     }
 
+    /// <summary>Every example of a request or response body in the document, where it is, and the schema it is given with.</summary>
+    public IEnumerable<(string Where, JsonElement Example, JsonElement Schema)> Examples()
+    {
+        foreach (var (method, template, _, _, operation) in _operations)
+        {
+            var bodies = new List<(string, JsonElement)>();
+            if (operation.TryGetProperty("requestBody", out var request))
+                bodies.Add(("request", request));
+            bodies.AddRange(operation.GetProperty("responses").EnumerateObject().Select(r => (r.Name, r.Value)));
+            foreach (var (name, body) in bodies)
+            {
+                if (!body.TryGetProperty("content", out var content))
+                    continue;
+                foreach (var media in content.EnumerateObject().Where(m => m.Value.TryGetProperty("schema", out _)))
+                {
+                    var schema = media.Value.GetProperty("schema");
+                    if (media.Value.TryGetProperty("example", out var example))
+                        yield return ($"{method} {template} {name} {media.Name}", example, schema);
+                    if (media.Value.TryGetProperty("examples", out var named))
+                    {
+                        foreach (var e in named.EnumerateObject())
+                            yield return ($"{method} {template} {name} {media.Name} {e.Name}", e.Value.GetProperty("value"), schema);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>What in <paramref name="value"/> does not match <paramref name="schema"/>.</summary>
+    public List<string> Errors(JsonElement value, JsonElement schema)
+    {
+        var errors = new List<string>();
+        Validate(value, schema, "$", errors, 0);
+        return errors;
+    }
+
     private static string Code(string? body)
     {
         try

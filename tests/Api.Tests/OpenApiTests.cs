@@ -147,3 +147,16 @@ public sealed class ContractCheckTests(ApiFixture api) : IClassFixture<ApiFixtur
             Task.FromResult(new HttpResponseMessage((HttpStatusCode)status) { RequestMessage = request });
     }
 }
+
+/// <summary>The document's examples are what its schemas describe: an example a client copies must be accepted.</summary>
+public sealed class OpenApiExampleTests(ApiFixture api) : IClassFixture<ApiFixture>
+{
+    [Fact]
+    public void Every_example_in_the_document_matches_its_schema()
+    {
+        var examples = api.Contract.Examples().ToList();
+        Assert.True(examples.Count > 20, $"Only {examples.Count} examples.");
+        var wrong = examples.Select(e => (e.Where, Errors: api.Contract.Errors(e.Example, e.Schema))).Where(e => e.Errors.Count > 0).ToList();
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong.Select(w => $"{w.Where}: {string.Join("; ", w.Errors)}")));
+    }
+}

@@ -18,6 +18,9 @@ public sealed class RespondsAttribute(int status, Type? body = null) : Attribute
     public string[] Headers { get; init; } = [];
 
     public string? Description { get; init; }
+
+    /// <summary>An example body, as JSON (a test checks it against the body's schema).</summary>
+    public string? Example { get; init; }
 }
 
 /// <summary>A problem answer (application/problem+json): its status and every <c>code</c> it may carry.</summary>
@@ -39,6 +42,9 @@ public sealed class RequestBodyAttribute(Type body) : Attribute
 
     /// <summary>False when an empty body is taken as the empty object.</summary>
     public bool Required { get; init; } = true;
+
+    /// <summary>An example body, as JSON (a test checks it against the body's schema).</summary>
+    public string? Example { get; init; }
 }
 
 /// <summary>Request headers the endpoint reads, by name: <see cref="ContractHeaders"/> describes each.</summary>

@@ -97,7 +97,10 @@ public sealed class ContractTransformer(IAuthorizationPolicyProvider policies) :
             {
                 Required = body.Required,
                 Description = body.Required ? null : "Optional: an empty body is the empty object.",
-                Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = await Schema(body.Body, context, document, ct) } },
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new() { Schema = await Schema(body.Body, context, document, ct), Example = Json(body.Example) },
+                },
             };
         }
         operation.Parameters ??= [];
@@ -164,6 +167,7 @@ public sealed class ContractTransformer(IAuthorizationPolicyProvider policies) :
                 {
                     Schema = type.Contains("json", StringComparison.Ordinal) && r.Body is { } t ? await Schema(t, context, document, ct)
                         : type.StartsWith("text/", StringComparison.Ordinal) ? new OpenApiSchema { Type = JsonSchemaType.String } : null,
+                    Example = type == "application/json" ? Json(r.Example) : null,
                 };
             }
         }
@@ -208,6 +212,8 @@ public sealed class ContractTransformer(IAuthorizationPolicyProvider policies) :
         document.Components.Schemas.TryAdd(type.Name, schema);
         return new OpenApiSchemaReference(type.Name, document);
     }
+
+    private static JsonNode? Json(string? example) => example is null ? null : JsonNode.Parse(example);
 
     private static OpenApiResponses Sorted(OpenApiResponses responses)
     {

@@ -34,9 +34,14 @@ public static class WorkerEndpoints
     [Authorize(Policy = AccessPolicies.Work)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverinePost("/workers/claims", OperationId = "ClaimWork")]
-    [RequestBody(typeof(ClaimRequest))]
+    [RequestBody(typeof(ClaimRequest), Example = """{"types": ["scan"], "leaseSeconds": 60, "worker": "scanner-1"}""")]
     [RequestHeaders("Prefer")]
-    [Responds(StatusCodes.Status200OK, typeof(ClaimedWork), Description = "A job, leased to this worker.")]
+    [Responds(StatusCodes.Status200OK, typeof(ClaimedWork), Description = "A job, leased to this worker.", Example = """
+        {"jobId": "0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b", "type": "scan", "input": {"fileId": "upload-7"}, "attempt": 1, "tenantId": "default", "timeoutSeconds": 300,
+         "leaseToken": "0193b1c5-0000-7000-8000-000000000002", "leaseExpiresAt": "2026-12-05T09:01:00+00:00",
+         "links": {"heartbeat": "https://jobs.example.com/workers/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b/heartbeat", "progress": "https://jobs.example.com/workers/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b/progress",
+                   "complete": "https://jobs.example.com/workers/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b/complete", "fail": "https://jobs.example.com/workers/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b/fail", "release": "https://jobs.example.com/workers/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b/release"}}
+        """)]
     [Responds(StatusCodes.Status204NoContent, Headers = ["Preference-Applied"], Description = "No job to claim (within the wait Prefer asked for).")]
     [Problems(StatusCodes.Status403Forbidden, "job_type_not_allowed")]
     public static async Task<IResult> Claim(
@@ -102,7 +107,7 @@ public static class WorkerEndpoints
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/progress", OperationId = "ReportProgress")]
-    [RequestBody(typeof(ProgressRequest))]
+    [RequestBody(typeof(ProgressRequest), Example = """{"leaseToken": "0193b1c5-0000-7000-8000-000000000002", "percent": 50, "message": "half way"}""")]
     [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]
     [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
@@ -114,7 +119,7 @@ public static class WorkerEndpoints
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/complete", OperationId = "CompleteJob")]
-    [RequestBody(typeof(CompleteRequest))]
+    [RequestBody(typeof(CompleteRequest), Example = """{"leaseToken": "0193b1c5-0000-7000-8000-000000000002", "result": {"clean": true}}""")]
     [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]
     [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
@@ -125,7 +130,9 @@ public static class WorkerEndpoints
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/fail", OperationId = "FailAttempt")]
-    [RequestBody(typeof(FailRequest))]
+    [RequestBody(typeof(FailRequest), Example = """
+        {"leaseToken": "0193b1c5-0000-7000-8000-000000000002", "errorCode": "scanner_down", "errorMessage": "The scanner did not answer.", "retryable": true}
+        """)]
     [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]
     [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]

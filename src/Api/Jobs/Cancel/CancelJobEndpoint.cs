@@ -23,9 +23,11 @@ public static class CancelJobEndpoint
 {
     [Authorize(Policy = AccessPolicies.Cancel)]
     [WolverinePost("/jobs/{id:guid}/cancel", OperationId = "CancelJob")]
-    [RequestBody(typeof(ReasonRequest), Required = false)]
+    [RequestBody(typeof(ReasonRequest), Required = false, Example = """{"reason": "user left"}""")]
     [RequestHeaders("If-Match")]
-    [Responds(StatusCodes.Status202Accepted, typeof(CancelAccepted), Headers = ["Location", "ETag"])]
+    [Responds(StatusCodes.Status202Accepted, typeof(CancelAccepted), Headers = ["Location", "ETag"], Example = """
+        {"jobId": "0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b", "status": "processing", "cancellationRequested": true, "version": 5}
+        """)]
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]
     [Problems(StatusCodes.Status409Conflict, "job_already_finished", "concurrent_change")]
     [Problems(StatusCodes.Status412PreconditionFailed, "version_mismatch")]

@@ -18,7 +18,8 @@ public static class JobMonitorEndpoint
 {
     [Authorize(Policy = AccessPolicies.ReadJobs)]
     [WolverineGet("/jobs/{id:guid}/status", OperationId = "MonitorJob")]
-    [Responds(StatusCodes.Status200OK, typeof(JobMonitorResponse), Headers = ["Retry-After"], Description = "Running, or ended without a result (with its error).")]
+    [Responds(StatusCodes.Status200OK, typeof(JobMonitorResponse), Headers = ["Retry-After"], Description = "Running, or ended without a result (with its error).",
+        Example = """{"jobId": "0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b", "status": "failed", "progress": 60, "error": {"code": "handler_error", "message": "The file is not a video."}}""")]
     [Responds(StatusCodes.Status303SeeOther, Headers = ["Location"], Description = "Completed: its result is at Location.")]
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]
     [Problems(StatusCodes.Status410Gone, "job_expired")]
