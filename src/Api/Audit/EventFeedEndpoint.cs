@@ -40,6 +40,7 @@ public static class EventFeedEndpoint
 
     [Authorize(Policy = AccessPolicies.Audit)]
     [WolverineGet("/events", OperationId = "EventFeed")]
+    [EndpointSummary("The tenant's events in order: a page, or an NDJSON export")]
     [Query("after", typeof(long), "The seq to go on after (0: from the start).")]
     [Query("type", typeof(string), "The event type (job.completed).")]
     [Query("jobType", typeof(string), "The job type.")]
@@ -97,6 +98,7 @@ public static class EventFeedEndpoint
     [Authorize(Policy = AccessPolicies.Audit)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/events/stream", OperationId = "EventFeedStream")]
+    [EndpointSummary("The tenant's events live, as Server-Sent Events")]
     [Query("after", typeof(long), "The seq to go on after (0: from the start).")]
     [Query("type", typeof(string), "The event type (job.completed).")]
     [Query("jobType", typeof(string), "The job type.")]

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using EventSourced.Api.Access;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Infrastructure;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.OpenApi;
@@ -54,6 +55,16 @@ public sealed class ContractTransformer(IAuthorizationPolicyProvider policies) :
         var policy = metadata.OfType<IAuthorizeData>().Select(a => a.Policy).LastOrDefault(p => p is not null);
         var holdsOpen = metadata.OfType<EnableRateLimitingAttribute>().Any(r => r.PolicyName == AccessModule.OpenStreams);
         var path = context.Description.RelativePath ?? "";
+
+        // Wolverine describes an operation by its route's name (POST_jobs) and sums it up with the method's XML summary, when it has
+        // one: the endpoint's own one-line summary goes first, and that longer text becomes the description.
+        var routeName = operation.Description is { } d && System.Text.RegularExpressions.Regex.IsMatch(d, "^[A-Z]+_[A-Za-z0-9_]*$") ? d : null;
+        if (routeName is not null)
+            operation.Description = operation.Summary == routeName ? null : operation.Summary;
+        operation.Summary = metadata.OfType<IEndpointSummaryMetadata>().LastOrDefault()?.Summary ?? operation.Summary;
+        if (operation.Description == operation.Summary)
+            operation.Description = null;
+        operation.Tags = new HashSet<OpenApiTagReference> { new(Area(path), document) };
 
         // What any route may answer before (or around) its own code.
         problems.Add((StatusCodes.Status400BadRequest, ["bad_request"], []));
@@ -223,6 +234,16 @@ public sealed class ContractTransformer(IAuthorizationPolicyProvider policies) :
         return sorted;
     }
 
+    /// <summary>The part of the API a path belongs to, by who calls it.</summary>
+    private static string Area(string path) => path.Split('/')[0] switch
+    {
+        "workers" => "Workers",
+        "events" or "stats" => "Audit",
+        "dead-letters" or "health" => "Operations",
+        "webhooks" => "Provider webhooks",
+        _ => "Jobs",
+    };
+
     private static string ReasonPhrase(int status) => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
 
     /// <summary>The schemes, the problem's shape, and nothing left over from the generator's view of IResult.</summary>
@@ -262,6 +283,14 @@ public sealed class ContractTransformer(IAuthorizationPolicyProvider policies) :
                     AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.String } },
                 },
             },
+        };
+        document.Tags = new HashSet<OpenApiTag>
+        {
+            new() { Name = "Jobs", Description = "Submit jobs, follow them, read their results (clients)." },
+            new() { Name = "Workers", Description = "Claim and run jobs from outside the service (workers)." },
+            new() { Name = "Audit", Description = "Histories, the global event feed and statistics (auditors)." },
+            new() { Name = "Operations", Description = "Health and dead letters (operators)." },
+            new() { Name = "Provider webhooks", Description = "Outcomes reported by providers, signed." },
         };
         document.Components.Schemas = new SortedDictionary<string, IOpenApiSchema>(document.Components.Schemas, StringComparer.Ordinal);
         return Task.CompletedTask;

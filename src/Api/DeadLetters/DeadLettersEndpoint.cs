@@ -26,6 +26,7 @@ public static class DeadLettersEndpoint
 
     [Authorize(Policy = AccessPolicies.Administer)]
     [WolverineGet("/dead-letters", OperationId = "DeadLetters")]
+    [EndpointSummary("Jobs that failed for good, newest first, a page at a time")]
     [Query("limit", typeof(int), "Items per page, 1 to 200.")]
     [Query("after", typeof(string), "From the previous page's next URL.")]
     [Responds(StatusCodes.Status200OK, typeof(DeadLetterPage))]

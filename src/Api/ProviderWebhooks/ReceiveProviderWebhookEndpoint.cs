@@ -30,6 +30,7 @@ public static class ReceiveProviderWebhookEndpoint
 {
     [AllowAnonymous]
     [WolverinePost("/webhooks/{provider}", OperationId = "ReceiveProviderWebhook")]
+    [EndpointSummary("A provider reports a job's outcome, signed (Standard Webhooks)")]
     [RequestBody(typeof(JsonElement))]
     [RequestHeaders("webhook-id", "webhook-timestamp", "webhook-signature", Required = ["webhook-id", "webhook-timestamp", "webhook-signature"])]
     [Responds(StatusCodes.Status202Accepted, typeof(ProviderWebhookAccepted), Description = "Stored; the job it names is told.")]

@@ -26,6 +26,7 @@ public static class StatsEndpoint
 {
     [Authorize(Policy = AccessPolicies.Audit)]
     [WolverineGet("/stats", OperationId = "GetStats")]
+    [EndpointSummary("Jobs submitted and ended per day and type")]
     [Query("from", typeof(DateOnly), "The first day (UTC); default six days before to.")]
     [Query("to", typeof(DateOnly), "The last day (UTC); default today.")]
     [Responds(StatusCodes.Status200OK, typeof(StatsResponse))]

@@ -34,6 +34,7 @@ public static class WorkerEndpoints
     [Authorize(Policy = AccessPolicies.Work)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverinePost("/workers/claims", OperationId = "ClaimWork")]
+    [EndpointSummary("Claim a job to run, with a lease (a long poll with Prefer: wait=N)")]
     [RequestBody(typeof(ClaimRequest), Example = """{"types": ["scan"], "leaseSeconds": 60, "worker": "scanner-1"}""")]
     [RequestHeaders("Prefer")]
     [Responds(StatusCodes.Status200OK, typeof(ClaimedWork), Description = "A job, leased to this worker.", Example = """
@@ -90,6 +91,7 @@ public static class WorkerEndpoints
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/heartbeat", OperationId = "Heartbeat")]
+    [EndpointSummary("Keep the lease alive; says whether cancellation was asked")]
     [RequestBody(typeof(HeartbeatRequest))]
     [Responds(StatusCodes.Status200OK, typeof(LeaseRenewed))]
     [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired")]
@@ -107,6 +109,7 @@ public static class WorkerEndpoints
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/progress", OperationId = "ReportProgress")]
+    [EndpointSummary("Report a claimed job's progress")]
     [RequestBody(typeof(ProgressRequest), Example = """{"leaseToken": "0193b1c5-0000-7000-8000-000000000002", "percent": 50, "message": "half way"}""")]
     [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]
@@ -119,6 +122,7 @@ public static class WorkerEndpoints
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/complete", OperationId = "CompleteJob")]
+    [EndpointSummary("Complete a claimed job with its result")]
     [RequestBody(typeof(CompleteRequest), Example = """{"leaseToken": "0193b1c5-0000-7000-8000-000000000002", "result": {"clean": true}}""")]
     [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]
@@ -130,6 +134,7 @@ public static class WorkerEndpoints
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/fail", OperationId = "FailAttempt")]
+    [EndpointSummary("Fail the attempt: retried later, or the job fails")]
     [RequestBody(typeof(FailRequest), Example = """
         {"leaseToken": "0193b1c5-0000-7000-8000-000000000002", "errorCode": "scanner_down", "errorMessage": "The scanner did not answer.", "retryable": true}
         """)]
@@ -144,6 +149,7 @@ public static class WorkerEndpoints
     /// <summary>Give the job back unfinished, or confirm a cancellation the heartbeat announced.</summary>
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/release", OperationId = "ReleaseJob")]
+    [EndpointSummary("Give a claimed job back unfinished, or confirm its cancellation")]
     [RequestBody(typeof(ReleaseRequest))]
     [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]

@@ -23,6 +23,7 @@ public static class CancelJobEndpoint
 {
     [Authorize(Policy = AccessPolicies.Cancel)]
     [WolverinePost("/jobs/{id:guid}/cancel", OperationId = "CancelJob")]
+    [EndpointSummary("Cancel a job, or ask its runner to stop")]
     [RequestBody(typeof(ReasonRequest), Required = false, Example = """{"reason": "user left"}""")]
     [RequestHeaders("If-Match")]
     [Responds(StatusCodes.Status202Accepted, typeof(CancelAccepted), Headers = ["Location", "ETag"], Example = """

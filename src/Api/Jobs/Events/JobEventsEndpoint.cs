@@ -59,6 +59,7 @@ public static class JobEventsEndpoint
     [Authorize(Policy = AccessPolicies.FollowJob)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/jobs/{id:guid}/events", OperationId = "JobEvents")]
+    [EndpointSummary("Follow a job live, as Server-Sent Events")]
     [RequestHeaders("Last-Event-ID")]
     [Query("access_token", typeof(string), "This job's stream token, from the eventsUrl (for an EventSource, which sends no headers).")]
     [Responds(StatusCodes.Status200OK, ContentTypes = ["text/event-stream"],

@@ -23,6 +23,7 @@ public static class JobHistoryEndpoint
 {
     [Authorize(Policy = AccessPolicies.Audit)]
     [WolverineGet("/jobs/{id:guid}/history", OperationId = "GetJobHistory")]
+    [EndpointSummary("Every event of a job as stored, for auditors")]
     [Query("version", typeof(long), "The history up to this version (from 1).")]
     [Query("at", typeof(DateTimeOffset), "The history up to this moment.")]
     [Query("includeArchived", typeof(bool), "true to read an archived job's history.")]

@@ -22,6 +22,7 @@ public static class JobResultEndpoint
 
     [Authorize(Policy = AccessPolicies.ReadJobs)]
     [WolverineGet("/jobs/{id:guid}/result", OperationId = "GetJobResult")]
+    [EndpointSummary("The result of a completed job, in its own content type")]
     [Responds(StatusCodes.Status200OK, typeof(JsonElement), ContentTypes = ["application/json", "text/csv", "*/*"],
         Description = "The result, in the content type its job gave it (JSON; text/csv for a report).")]
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]

@@ -23,6 +23,7 @@ public static class RetryJobEndpoint
 {
     [Authorize(Policy = AccessPolicies.Administer)]
     [WolverinePost("/jobs/{id:guid}/retry", OperationId = "RetryJob")]
+    [EndpointSummary("Run a failed job again (a redrive)")]
     [RequestBody(typeof(RedriveRequest), Required = false)]
     [Responds(StatusCodes.Status202Accepted, typeof(RetryAccepted), Headers = ["Location", "ETag", "Retry-After"])]
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]

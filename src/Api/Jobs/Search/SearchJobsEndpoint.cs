@@ -27,6 +27,7 @@ public static class SearchJobsEndpoint
 
     [Authorize(Policy = AccessPolicies.ReadJobs)]
     [WolverineGet("/jobs", OperationId = "SearchJobs")]
+    [EndpointSummary("Find jobs by status, type, correlation id and creation time")]
     [Query("status", typeof(string), "queued, processing, completed, failed or cancelled.")]
     [Query("type", typeof(string), "The job type.")]
     [Query("correlationId", typeof(string), "The correlation id given at submission.")]

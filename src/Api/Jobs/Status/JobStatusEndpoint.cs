@@ -69,6 +69,7 @@ public static class JobStatusEndpoint
     [Authorize(Policy = AccessPolicies.ReadJobs)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/jobs/{id:guid}", OperationId = "GetJob")]
+    [EndpointSummary("Where a job stands (a long poll with Prefer: wait=N)")]
     [RequestHeaders("If-None-Match", "Prefer")]
     [Query("atVersion", typeof(long), "The job as it stood at this version (from 1).")]
     [Query("asOf", typeof(DateTimeOffset), "The job as it stood at this moment.")]

@@ -66,6 +66,7 @@ public static class SubmitJobEndpoints
 
     [Authorize(Policy = AccessPolicies.Submit)]
     [WolverinePost("/jobs", OperationId = "SubmitJob")]
+    [EndpointSummary("Submit a job of any type, once per Idempotency-Key")]
     [RequestBody(typeof(SubmitJobRequest), Example = """
         {"type": "transcode", "input": {"fileId": "movie-1", "steps": 5, "stepMs": 500},
          "callbackUrl": "https://example.com/hooks/jobs", "callbackEvents": ["completed", "failed"], "correlationId": "order-42"}
