@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Database;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
@@ -68,12 +69,18 @@ public static class ApiHost
         });
         builder.Services.AddSingleton(services => PublicUrls.From(services.GetRequiredService<IConfiguration>()));
         builder.Services.AddAccess(builder.Configuration);
-        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+            // Bodies are read by JsonBody, which takes no number as a string; said here too, so the contract's schemas say so.
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+        });
         builder.Services.AddJobStore();
         builder.Services.AddJobs(builder.Configuration);
         builder.Services.AddWebhooks(builder.Configuration);
         builder.Host.UseWolverine(ConfigureWolverine);
         builder.Services.AddWolverineHttp();
+        builder.Services.AddContract();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -84,6 +91,7 @@ public static class ApiHost
         app.UseAccess();
         app.MapWolverineEndpoints();
         app.MapSubmitRoutes(app.Services.GetRequiredService<JobTypeRegistry>());
+        app.MapContract();
         return app;
     }
 

@@ -15,7 +15,7 @@ namespace EventSourced.Api.Tests;
 /// <summary>Who may call what: keys, roles, tenants, browsers' stream tokens.</summary>
 public sealed class AccessTests(ApiForAccess api) : IClassFixture<ApiForAccess>
 {
-    private static readonly string[] Anonymous = ["GET health", "POST webhooks/{provider}"];
+    private static readonly string[] Anonymous = ["GET health", "POST webhooks/{provider}", "GET openapi/{documentName}.json"];
 
     private IReadOnlyList<RouteEndpoint> Routes =>
         [.. api.Host.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>().Where(e => e.Metadata.GetMetadata<HttpMethodMetadata>() is not null)];
@@ -28,7 +28,7 @@ public sealed class AccessTests(ApiForAccess api) : IClassFixture<ApiForAccess>
     [Fact]
     public async Task Every_route_names_who_may_call_it_and_refuses_a_caller_without_a_key_with_401()
     {
-        using var anonymous = api.Host.Server.CreateClient();
+        using var anonymous = api.CheckedClient();
         foreach (var route in Routes)
         {
             var name = Name(route);
@@ -233,7 +233,7 @@ public sealed class AccessTests(ApiForAccess api) : IClassFixture<ApiForAccess>
         var eventsUrl = accepted.Str("eventsUrl");
         var token = eventsUrl[(eventsUrl.IndexOf("access_token=", StringComparison.Ordinal) + 13)..];
         var other = await client.SubmitTranscode();
-        using var browser = api.Host.Server.CreateClient();
+        using var browser = api.CheckedClient();
 
         await using var stream = await SseStream.Open(browser, eventsUrl);
         Assert.Equal(HttpStatusCode.OK, stream.Response.StatusCode);
@@ -403,7 +403,7 @@ public sealed class GatewayTests(ApiBehindGateway api) : IClassFixture<ApiBehind
     [Fact]
     public async Task The_gateways_tenant_and_roles_are_taken_ahead_of_a_credential_it_passes_on()
     {
-        var gateway = api.Host.Server.CreateClient();
+        var gateway = api.CheckedClient();
         gateway.DefaultRequestHeaders.Add("X-Tenant-Id", "acme");
         gateway.DefaultRequestHeaders.Add("X-Roles", "client");
         gateway.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "the-callers-own-jwt");

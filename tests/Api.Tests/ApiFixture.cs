@@ -46,17 +46,51 @@ public class ApiFixture : IAsyncLifetime
     /// <summary>A client with a key of <paramref name="tenant"/> that has <paramref name="roles"/> (all when none are named).</summary>
     public HttpClient ClientFor(string tenant, params string[] roles)
     {
-        var client = Host.Server.CreateClient();
+        var client = CheckedClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key(tenant, roles.Length == 0 ? Roles.All : roles));
         return client;
     }
 
-    /// <summary>An Alba scenario, sent with the key of <see cref="CreateClient"/>.</summary>
-    public Task<IScenarioResult> Scenario(Action<Scenario> configure) => Host.Scenario(s =>
+    /// <summary>A client without credentials whose every answer is checked against the OpenAPI document, as the keyed clients' are.</summary>
+    public HttpClient CheckedClient() =>
+        new(new ContractCheckingHandler(() => Contract) { InnerHandler = Host.Server.CreateHandler() }) { BaseAddress = Host.Server.BaseAddress };
+
+    /// <summary>The document this host serves at /openapi/v1.json, which every answer a test client receives is held to.</summary>
+    public ContractCheck Contract
     {
-        s.WithRequestHeader("Authorization", $"Bearer {Key(Tenants.Default, Roles.All)}");
-        configure(s);
-    });
+        get
+        {
+            if (_contract is null)
+            {
+                using var anonymous = Host.Server.CreateClient();
+                _contract = new ContractCheck(anonymous.GetStringAsync("/openapi/v1.json").GetAwaiter().GetResult());
+            }
+            return _contract;
+        }
+    }
+
+    private ContractCheck? _contract;
+
+    /// <summary>An Alba scenario, sent with the key of <see cref="CreateClient"/>; its answer is checked against the OpenAPI document.</summary>
+    public async Task<IScenarioResult> Scenario(Action<Scenario> configure)
+    {
+        var result = await Host.Scenario(s =>
+        {
+            s.WithRequestHeader("Authorization", $"Bearer {Key(Tenants.Default, Roles.All)}");
+            configure(s);
+        });
+        var http = result.Context;
+        string? body = null;
+        if (http.Response.Body is { CanSeek: true } stream)
+        {
+            var position = stream.Position;
+            stream.Position = 0;
+            body = await new StreamReader(stream, leaveOpen: true).ReadToEndAsync();
+            stream.Position = position;
+        }
+        var failure = Contract.Check(http.Request.Method, http.Request.Path, http.Response.StatusCode, http.Response.ContentType, body);
+        return failure is null ? result : throw new ContractBreach(failure);
+    }
 
     /// <summary>An API key, made as the operator's command makes them (once per tenant and roles).</summary>
     public string Key(string tenant, IReadOnlyList<string> roles, params string[] jobTypes)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Jobs;
@@ -39,6 +40,20 @@ public static class EventFeedEndpoint
 
     [Authorize(Policy = AccessPolicies.Audit)]
     [WolverineGet("/events", OperationId = "EventFeed")]
+    [EndpointSummary("The tenant's events in order: a page, or an NDJSON export")]
+    [Query("after", typeof(long), "The seq to go on after (0: from the start).")]
+    [Query("type", typeof(string), "The event type (job.completed).")]
+    [Query("jobType", typeof(string), "The job type.")]
+    [Query("correlationId", typeof(string), "The correlation id.")]
+    [Query("causationId", typeof(string), "The causation id (the request that caused it).")]
+    [Query("actor", typeof(string), "Who caused it.")]
+    [Query("from", typeof(DateTimeOffset), "Events at or after.")]
+    [Query("to", typeof(DateTimeOffset), "Events before.")]
+    [Query("includeArchived", typeof(bool), "true to include archived jobs' events.")]
+    [Query("limit", typeof(int), "Events per page, 1 to 1,000 (no limit for an NDJSON export).")]
+    [Responds(StatusCodes.Status200OK, typeof(EventFeedPage), ContentTypes = ["application/json", "application/x-ndjson"], Headers = ["Feed-Horizon"],
+        Description = "A page of events (JSON), or with Accept: application/x-ndjson every event up to the horizon, one per line.")]
+    [Problems(StatusCodes.Status400BadRequest, "validation_failed")]
     public static async Task<IResult> Get(HttpContext http, IDocumentStore store, FeedHorizon horizon, CancellationToken ct)
     {
         var ndjson = http.Request.Headers.Accept.ToString().Contains(NdJson, StringComparison.OrdinalIgnoreCase);
@@ -83,6 +98,20 @@ public static class EventFeedEndpoint
     [Authorize(Policy = AccessPolicies.Audit)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/events/stream", OperationId = "EventFeedStream")]
+    [EndpointSummary("The tenant's events live, as Server-Sent Events")]
+    [Query("after", typeof(long), "The seq to go on after (0: from the start).")]
+    [Query("type", typeof(string), "The event type (job.completed).")]
+    [Query("jobType", typeof(string), "The job type.")]
+    [Query("correlationId", typeof(string), "The correlation id.")]
+    [Query("causationId", typeof(string), "The causation id (the request that caused it).")]
+    [Query("actor", typeof(string), "Who caused it.")]
+    [Query("from", typeof(DateTimeOffset), "Events at or after.")]
+    [Query("to", typeof(DateTimeOffset), "Events before.")]
+    [Query("includeArchived", typeof(bool), "true to include archived jobs' events.")]
+    [RequestHeaders("Last-Event-ID")]
+    [Responds(StatusCodes.Status200OK, ContentTypes = ["text/event-stream"],
+        Description = "Server-Sent Events: the tenant's events after Last-Event-ID (or after), then live. See the AsyncAPI document.")]
+    [Problems(StatusCodes.Status400BadRequest, "validation_failed", "invalid_last_event_id")]
     public static async Task<IResult> Stream(
         HttpContext http, IDocumentStore store, FeedHorizon horizon, AuditTail tail, SseKeepAlive keepAlive, IOptions<SseOptions> options,
         IHostApplicationLifetime lifetime)

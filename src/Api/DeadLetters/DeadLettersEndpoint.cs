@@ -1,6 +1,7 @@
 using System.Globalization;
 using EventSourced.Domain.Jobs;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Jobs;
@@ -25,6 +26,11 @@ public static class DeadLettersEndpoint
 
     [Authorize(Policy = AccessPolicies.Administer)]
     [WolverineGet("/dead-letters", OperationId = "DeadLetters")]
+    [EndpointSummary("Jobs that failed for good, newest first, a page at a time")]
+    [Query("limit", typeof(int), "Items per page, 1 to 200.")]
+    [Query("after", typeof(string), "From the previous page's next URL.")]
+    [Responds(StatusCodes.Status200OK, typeof(DeadLetterPage))]
+    [Problems(StatusCodes.Status400BadRequest, "invalid_limit", "invalid_cursor")]
     public static async Task<IResult> List(HttpContext http, JobQueries queries, CancellationToken ct)
     {
         var (limitText, after) = (http.Request.Query["limit"].ToString(), http.Request.Query["after"].ToString());

@@ -1,3 +1,4 @@
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.EventStore.Notifications;
 using Microsoft.AspNetCore.Authorization;
@@ -15,6 +16,8 @@ public static class HealthEndpoint
     /// <summary>200 while the database answers within two seconds, 503 when it does not.</summary>
     [AllowAnonymous]
     [WolverineGet("/health", OperationId = "Health")]
+    [EndpointSummary("Whether the service and its database answer")]
+    [Responds(StatusCodes.Status200OK, typeof(HealthReport), Example = """{"status": "healthy", "notifications": "listening"}""")]
     public static async Task<IResult> Check(NpgsqlDataSource dataSource, EventNotifications notifications, HttpContext http, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);

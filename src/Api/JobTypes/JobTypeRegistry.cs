@@ -13,6 +13,9 @@ public sealed class JobType
     public required string Name { get; init; }
     public string? SubmitRoute { get; init; }
 
+    /// <summary>The input's type, for the contract; null for a type only external workers run (its input is any JSON object).</summary>
+    public Type? InputType { get; init; }
+
     /// <summary>Reads the input strictly (unknown fields and wrong types are errors), then validates it. Errors are keyed "input.field".</summary>
     /// <summary>The errors of an input, keyed by their paths under the input's own (the path of the input in the body: "input", or "" when it is the body).</summary>
     public required Func<JsonElement, string, CancellationToken, Task<Dictionary<string, string[]>>> ValidateInput { get; init; }
@@ -107,6 +110,7 @@ public sealed class JobTypeRegistry
         {
             Name = handler.Type,
             SubmitRoute = handler.SubmitRoute,
+            InputType = typeof(TInput),
             ValidateInput = async (json, path, ct) =>
             {
                 var (input, error) = JsonBody.Deserialize<TInput>(json, path);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Webhooks;
@@ -29,6 +30,13 @@ public static class ReceiveProviderWebhookEndpoint
 {
     [AllowAnonymous]
     [WolverinePost("/webhooks/{provider}", OperationId = "ReceiveProviderWebhook")]
+    [EndpointSummary("A provider reports a job's outcome, signed (Standard Webhooks)")]
+    [RequestBody(typeof(JsonElement))]
+    [RequestHeaders("webhook-id", "webhook-timestamp", "webhook-signature", Required = ["webhook-id", "webhook-timestamp", "webhook-signature"])]
+    [Responds(StatusCodes.Status202Accepted, typeof(ProviderWebhookAccepted), Description = "Stored; the job it names is told.")]
+    [Responds(StatusCodes.Status200OK, typeof(ProviderWebhookAccepted), Description = "Received before (the same webhook-id): nothing more is done.")]
+    [Problems(StatusCodes.Status401Unauthorized, "webhook_unsigned", "webhook_timestamp_out_of_tolerance", "webhook_signature_invalid")]
+    [Problems(StatusCodes.Status404NotFound, "unknown_provider")]
     public static async Task<IResult> Receive(
         string provider, HttpContext http, IDocumentStore store, IWolverineRuntime runtime, IOptions<WebhookOptions> options, TimeProvider clock,
         CancellationToken ct)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Tenancy;
 using EventSourced.EventStore;
@@ -25,6 +26,11 @@ public static class StatsEndpoint
 {
     [Authorize(Policy = AccessPolicies.Audit)]
     [WolverineGet("/stats", OperationId = "GetStats")]
+    [EndpointSummary("Jobs submitted and ended per day and type")]
+    [Query("from", typeof(DateOnly), "The first day (UTC); default six days before to.")]
+    [Query("to", typeof(DateOnly), "The last day (UTC); default today.")]
+    [Responds(StatusCodes.Status200OK, typeof(StatsResponse))]
+    [Problems(StatusCodes.Status400BadRequest, "validation_failed")]
     public static async Task<IResult> Get(HttpContext http, JobStatsQueries stats, FeedHorizon horizon, TimeProvider clock, CancellationToken ct)
     {
         var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Jobs;
@@ -33,6 +34,18 @@ public static class WorkerEndpoints
     [Authorize(Policy = AccessPolicies.Work)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverinePost("/workers/claims", OperationId = "ClaimWork")]
+    [EndpointSummary("Claim a job to run, with a lease (a long poll with Prefer: wait=N)")]
+    [RequestBody(typeof(ClaimRequest), Example = """{"types": ["scan"], "leaseSeconds": 60, "worker": "scanner-1"}""")]
+    [RequestHeaders("Prefer")]
+    [Responds(StatusCodes.Status200OK, typeof(ClaimedWork), Description = "A job, leased to this worker.", Example = """
+        {"jobId": "0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b", "type": "scan", "input": {"fileId": "upload-7"}, "attempt": 1, "tenantId": "default", "timeoutSeconds": 300,
+         "leaseToken": "0193b1c5-0000-7000-8000-000000000002", "leaseExpiresAt": "2026-12-05T09:01:00+00:00",
+         "links": {"heartbeat": "https://jobs.example.com/workers/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b/heartbeat", "progress": "https://jobs.example.com/workers/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b/progress",
+                   "complete": "https://jobs.example.com/workers/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b/complete", "fail": "https://jobs.example.com/workers/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b/fail", "release": "https://jobs.example.com/workers/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b/release"}}
+        """)]
+    [Responds(StatusCodes.Status204NoContent, Headers = ["Preference-Applied"], Description = "No job to claim (within the wait Prefer asked for).")]
+    [Problems(StatusCodes.Status400BadRequest, "invalid_prefer_wait")]
+    [Problems(StatusCodes.Status403Forbidden, "job_type_not_allowed")]
     public static async Task<IResult> Claim(
         HttpContext http, [FromServices] JobQueue queue, [FromServices] EventNotifications notifications, IValidator<ClaimRequest> validator,
         TimeProvider clock, CancellationToken ct)
@@ -81,6 +94,10 @@ public static class WorkerEndpoints
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/heartbeat", OperationId = "Heartbeat")]
+    [EndpointSummary("Keep the lease alive; says whether cancellation was asked")]
+    [RequestBody(typeof(HeartbeatRequest))]
+    [Responds(StatusCodes.Status200OK, typeof(LeaseRenewed))]
+    [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired")]
     public static async Task<IResult> Heartbeat(Guid id, HttpContext http, IValidator<HeartbeatRequest> validator, [FromServices] JobLeases leases, CancellationToken ct)
     {
         var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct);
@@ -95,17 +112,39 @@ public static class WorkerEndpoints
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/progress", OperationId = "ReportProgress")]
+    [EndpointSummary("Report a claimed job's progress")]
+    [RequestBody(typeof(ProgressRequest), Example = """{"leaseToken": "0193b1c5-0000-7000-8000-000000000002", "percent": 50, "message": "half way"}""")]
+    [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
+    [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
+    [Problems(StatusCodes.Status409Conflict, "progress_backwards")]
+    [Problems(StatusCodes.Status422UnprocessableEntity, "progress_out_of_range")]
     public static Task<IResult> Progress(Guid id, HttpContext http, IValidator<ProgressRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
         AsHolder(id, http, validator, leases, bus, finishes: false, (request, holder) => new ReportProgress(holder.Attempt, request.Percent!.Value, request.Message), ct);
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/complete", OperationId = "CompleteJob")]
+    [EndpointSummary("Complete a claimed job with its result")]
+    [RequestBody(typeof(CompleteRequest), Example = """{"leaseToken": "0193b1c5-0000-7000-8000-000000000002", "result": {"clean": true}}""")]
+    [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
+    [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
     public static Task<IResult> Complete(Guid id, HttpContext http, IValidator<CompleteRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
         AsHolder(id, http, validator, leases, bus, finishes: true,
             (request, holder) => new CompleteJob(holder.Attempt, request.Result!.Value, request.ContentType ?? "application/json"), ct);
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/fail", OperationId = "FailAttempt")]
+    [EndpointSummary("Fail the attempt: retried later, or the job fails")]
+    [RequestBody(typeof(FailRequest), Example = """
+        {"leaseToken": "0193b1c5-0000-7000-8000-000000000002", "errorCode": "scanner_down", "errorMessage": "The scanner did not answer.", "retryable": true}
+        """)]
+    [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
+    [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
     public static Task<IResult> Fail(Guid id, HttpContext http, IValidator<FailRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
         AsHolder(id, http, validator, leases, bus, finishes: true,
             (request, holder) => new FailAttempt(holder.Attempt, request.ErrorCode!, request.ErrorMessage!, Random.Shared.NextDouble(), request.Retryable ?? true), ct);
@@ -113,6 +152,12 @@ public static class WorkerEndpoints
     /// <summary>Give the job back unfinished, or confirm a cancellation the heartbeat announced.</summary>
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/release", OperationId = "ReleaseJob")]
+    [EndpointSummary("Give a claimed job back unfinished, or confirm its cancellation")]
+    [RequestBody(typeof(ReleaseRequest))]
+    [Responds(StatusCodes.Status200OK, typeof(WorkerOutcome))]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
+    [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
     public static Task<IResult> Release(Guid id, HttpContext http, IValidator<ReleaseRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
         AsHolder(id, http, validator, leases, bus, finishes: true,
             (request, holder) => new ReleaseJob(holder.Attempt, request.Reason ?? $"Released by {holder.Holder}."), ct);

@@ -1,4 +1,5 @@
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
@@ -22,6 +23,16 @@ public static class CancelJobEndpoint
 {
     [Authorize(Policy = AccessPolicies.Cancel)]
     [WolverinePost("/jobs/{id:guid}/cancel", OperationId = "CancelJob")]
+    [EndpointSummary("Cancel a job, or ask its runner to stop")]
+    [RequestBody(typeof(ReasonRequest), Required = false, Example = """{"reason": "user left"}""")]
+    [RequestHeaders("If-Match")]
+    [Responds(StatusCodes.Status202Accepted, typeof(CancelAccepted), Headers = ["Location", "ETag"], Example = """
+        {"jobId": "0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b", "status": "processing", "cancellationRequested": true, "version": 5}
+        """)]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status409Conflict, "job_already_finished", "concurrent_change")]
+    [Problems(StatusCodes.Status412PreconditionFailed, "version_mismatch")]
+    [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
     public static async Task<IResult> Cancel(Guid id, HttpContext http, IMessageBus bus, IValidator<ReasonRequest> validator, CancellationToken ct)
     {
         // No job has the empty id, and the event store takes no stream by it (a 500, before this).

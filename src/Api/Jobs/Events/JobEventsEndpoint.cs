@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
@@ -58,6 +59,15 @@ public static class JobEventsEndpoint
     [Authorize(Policy = AccessPolicies.FollowJob)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/jobs/{id:guid}/events", OperationId = "JobEvents")]
+    [EndpointSummary("Follow a job live, as Server-Sent Events")]
+    [RequestHeaders("Last-Event-ID")]
+    [Query("access_token", typeof(string), "This job's stream token, from the eventsUrl (for an EventSource, which sends no headers).")]
+    [Responds(StatusCodes.Status200OK, ContentTypes = ["text/event-stream"],
+        Description = "Server-Sent Events: the job's events from Last-Event-ID on, then live, until its final event. See the AsyncAPI document.")]
+    [Responds(StatusCodes.Status204NoContent, Description = "The job has finished and Last-Event-ID is its last event: nothing more will come.")]
+    [Problems(StatusCodes.Status400BadRequest, "invalid_last_event_id")]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status410Gone, "job_expired")]
     public static async Task<IResult> Stream(
         Guid id, HttpContext http, JobLookup lookup, StreamReads reads, StreamWatchers watchers,
         SseKeepAlive keepAlive, IOptions<SseOptions> options, IHostApplicationLifetime lifetime, ILogger<SseOptions> logger)

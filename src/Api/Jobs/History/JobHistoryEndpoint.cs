@@ -1,5 +1,6 @@
 using EventSourced.Api.Access;
 using EventSourced.Api.Audit;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
@@ -22,6 +23,14 @@ public static class JobHistoryEndpoint
 {
     [Authorize(Policy = AccessPolicies.Audit)]
     [WolverineGet("/jobs/{id:guid}/history", OperationId = "GetJobHistory")]
+    [EndpointSummary("Every event of a job as stored, for auditors")]
+    [Query("version", typeof(long), "The history up to this version (from 1).")]
+    [Query("at", typeof(DateTimeOffset), "The history up to this moment.")]
+    [Query("includeArchived", typeof(bool), "true to read an archived job's history.")]
+    [Responds(StatusCodes.Status200OK, typeof(JobHistory))]
+    [Problems(StatusCodes.Status400BadRequest, "conflicting_parameters", "invalid_version", "invalid_timestamp")]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status410Gone, "job_archived")]
     public static async Task<IResult> Get(Guid id, HttpContext http, IDocumentStore store, CancellationToken ct)
     {
         var (version, at, problem) = QueryValues.PointInHistory(http.Request.Query, "version", "at");

@@ -1,4 +1,5 @@
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.JobTypes;
 using EventSourced.Domain.Jobs;
 using Microsoft.AspNetCore.Authorization;
@@ -17,6 +18,12 @@ public static class JobMonitorEndpoint
 {
     [Authorize(Policy = AccessPolicies.ReadJobs)]
     [WolverineGet("/jobs/{id:guid}/status", OperationId = "MonitorJob")]
+    [EndpointSummary("A status monitor for clients that poll and follow redirects")]
+    [Responds(StatusCodes.Status200OK, typeof(JobMonitorResponse), Headers = ["Retry-After"], Description = "Running, or ended without a result (with its error).",
+        Example = """{"jobId": "0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b", "status": "failed", "progress": 60, "error": {"code": "handler_error", "message": "The file is not a video."}}""")]
+    [Responds(StatusCodes.Status303SeeOther, Headers = ["Location"], Description = "Completed: its result is at Location.")]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status410Gone, "job_expired")]
     public static async Task<IResult> Get(Guid id, HttpContext http, JobLookup lookup, JobTypeRegistry types, TimeProvider clock)
     {
         var (view, problem) = await lookup.Find(id, http, http.RequestAborted);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
@@ -21,6 +22,12 @@ public static class JobResultEndpoint
 
     [Authorize(Policy = AccessPolicies.ReadJobs)]
     [WolverineGet("/jobs/{id:guid}/result", OperationId = "GetJobResult")]
+    [EndpointSummary("The result of a completed job, in its own content type")]
+    [Responds(StatusCodes.Status200OK, typeof(JsonElement), ContentTypes = ["application/json", "text/csv", "*/*"],
+        Description = "The result, in the content type its job gave it (JSON; text/csv for a report).")]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status409Conflict, "job_not_completed")]
+    [Problems(StatusCodes.Status410Gone, "job_expired")]
     public static async Task<IResult> Get(Guid id, HttpContext http, JobLookup lookup, JobQueries queries, CancellationToken ct)
     {
         var tenant = Tenant.Of(http);

@@ -1,4 +1,5 @@
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
@@ -22,6 +23,12 @@ public static class RetryJobEndpoint
 {
     [Authorize(Policy = AccessPolicies.Administer)]
     [WolverinePost("/jobs/{id:guid}/retry", OperationId = "RetryJob")]
+    [EndpointSummary("Run a failed job again (a redrive)")]
+    [RequestBody(typeof(RedriveRequest), Required = false)]
+    [Responds(StatusCodes.Status202Accepted, typeof(RetryAccepted), Headers = ["Location", "ETag", "Retry-After"])]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found")]
+    [Problems(StatusCodes.Status409Conflict, "job_not_failed", "concurrent_change")]
+    [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
     public static async Task<IResult> Retry(
         Guid id, HttpContext http, IMessageBus bus, IValidator<RedriveRequest> validator, JobTypeRegistry types, TimeProvider clock, CancellationToken ct)
     {

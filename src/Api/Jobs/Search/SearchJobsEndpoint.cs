@@ -1,5 +1,6 @@
 using System.Globalization;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Jobs.Status;
@@ -26,6 +27,16 @@ public static class SearchJobsEndpoint
 
     [Authorize(Policy = AccessPolicies.ReadJobs)]
     [WolverineGet("/jobs", OperationId = "SearchJobs")]
+    [EndpointSummary("Find jobs by status, type, correlation id and creation time")]
+    [Query("status", typeof(string), "queued, processing, completed, failed or cancelled.")]
+    [Query("type", typeof(string), "The job type.")]
+    [Query("correlationId", typeof(string), "The correlation id given at submission.")]
+    [Query("createdFrom", typeof(DateTimeOffset), "Created at or after.")]
+    [Query("createdTo", typeof(DateTimeOffset), "Created before.")]
+    [Query("limit", typeof(int), "Jobs per page, 1 to 100 (50).")]
+    [Query("cursor", typeof(string), "From the previous page's next URL.")]
+    [Responds(StatusCodes.Status200OK, typeof(JobSearchPage))]
+    [Problems(StatusCodes.Status400BadRequest, "validation_failed")]
     public static async Task<IResult> Search(HttpContext http, JobQueries queries, CancellationToken ct)
     {
         var q = http.Request.Query;

@@ -1,4 +1,6 @@
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
+using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Jobs.History;
@@ -66,6 +68,20 @@ public static class JobStatusEndpoint
     [Authorize(Policy = AccessPolicies.ReadJobs)]
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/jobs/{id:guid}", OperationId = "GetJob")]
+    [EndpointSummary("Where a job stands (a long poll with Prefer: wait=N)")]
+    [RequestHeaders("If-None-Match", "Prefer")]
+    [Query("atVersion", typeof(long), "The job as it stood at this version (from 1).")]
+    [Query("asOf", typeof(DateTimeOffset), "The job as it stood at this moment.")]
+    [Responds(StatusCodes.Status200OK, typeof(JobStatusResponse), Headers = ["ETag", "Retry-After", "Preference-Applied"], Example = """
+        {"jobId": "0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b", "type": "transcode", "status": "processing", "progress": 40, "message": "step 2 of 5",
+         "attempt": 1, "maxAttempts": 3, "cancellationRequested": false, "createdAt": "2026-12-05T09:00:00+00:00",
+         "updatedAt": "2026-12-05T09:00:02+00:00", "version": 4, "eventsUrl": "https://jobs.example.com/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b/events?access_token=1795563427.default.7JjF5b"}
+        """)]
+    [Responds(StatusCodes.Status304NotModified, Headers = ["ETag", "Retry-After", "Preference-Applied"],
+        Description = "The job is still at the version If-None-Match names (after the wait Prefer asked for).")]
+    [Problems(StatusCodes.Status400BadRequest, "invalid_prefer_wait", "conflicting_parameters", "invalid_version", "invalid_timestamp")]
+    [Problems(StatusCodes.Status404NotFound, "job_not_found", "job_not_yet_submitted")]
+    [Problems(StatusCodes.Status410Gone, "job_expired")]
     public static async Task<IResult> Get(
         Guid id, HttpContext http, JobLookup lookup, StreamWatchers watchers, JobTypeRegistry types, TimeProvider clock, IHostApplicationLifetime lifetime,
         IDocumentStore store, StreamTokens tokens)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
@@ -65,6 +66,19 @@ public static class SubmitJobEndpoints
 
     [Authorize(Policy = AccessPolicies.Submit)]
     [WolverinePost("/jobs", OperationId = "SubmitJob")]
+    [EndpointSummary("Submit a job of any type, once per Idempotency-Key")]
+    [RequestBody(typeof(SubmitJobRequest), Example = """
+        {"type": "transcode", "input": {"fileId": "movie-1", "steps": 5, "stepMs": 500},
+         "callbackUrl": "https://example.com/hooks/jobs", "callbackEvents": ["completed", "failed"], "correlationId": "order-42"}
+        """)]
+    [RequestHeaders(IdempotencyKeyHeader, Required = [IdempotencyKeyHeader])]
+    [Responds(StatusCodes.Status202Accepted, typeof(JobAccepted), Headers = ["Location", "Retry-After", "Idempotent-Replayed"],
+        Description = "Accepted, or accepted before with this key and body (Idempotent-Replayed: true).", Example = """
+        {"jobId": "0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b", "status": "queued", "statusUrl": "https://jobs.example.com/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b",
+         "eventsUrl": "https://jobs.example.com/jobs/0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b/events?access_token=1795563427.default.7JjF5b"}
+        """)]
+    [Problems(StatusCodes.Status400BadRequest, "idempotency_key_missing", "idempotency_key_too_long")]
+    [Problems(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused")]
     public static async Task<IResult> SubmitAnyType(HttpContext http, [FromServices] JobSubmissions submissions, CancellationToken ct)
     {
         var (body, problem) = await JsonBody.Read(http.Request, ct);
@@ -94,6 +108,12 @@ public static class SubmitJobEndpoints
                 })
                 .RequireAuthorization(AccessPolicies.Submit)
                 .WithName("Submit_" + type.Name)
+                .WithMetadata(
+                    new RequestBodyAttribute(type.InputType ?? typeof(JsonElement)),
+                    new RequestHeadersAttribute(IdempotencyKeyHeader) { Required = [IdempotencyKeyHeader] },
+                    new RespondsAttribute(StatusCodes.Status202Accepted, typeof(JobAccepted)) { Headers = ["Location", "Retry-After", "Idempotent-Replayed"] },
+                    new ProblemsAttribute(StatusCodes.Status400BadRequest, "idempotency_key_missing", "idempotency_key_too_long"),
+                    new ProblemsAttribute(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused"))
                 .WithSummary($"Submit a {type.Name} job; the body is its input.");
         }
     }
