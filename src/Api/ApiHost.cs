@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using EventSourced.Api.Access;
+using EventSourced.Api.Contract;
 using EventSourced.Api.Database;
 using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
@@ -84,6 +85,7 @@ public static class ApiHost
         app.UseAccess();
         app.MapWolverineEndpoints();
         app.MapSubmitRoutes(app.Services.GetRequiredService<JobTypeRegistry>());
+        app.MapAsyncApiDocument();
         return app;
     }
 
