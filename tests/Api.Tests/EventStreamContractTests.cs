@@ -1,7 +1,11 @@
 using System.Net;
 using System.Text;
+using System.Text.Json;
+using EventSourced.Api.Audit;
 using EventSourced.Domain.Jobs;
+using EventSourced.EventStore;
 using EventSourced.TestSupport;
+using static EventSourced.Domain.Jobs.JobEvent;
 
 namespace EventSourced.Api.Tests;
 
@@ -33,6 +37,52 @@ public sealed class EventStreamContractTests
         Assert.NotEmpty(examples);
         foreach (var (address, e) in examples)
             Assert.Empty(AsyncApiContract.Problems(address.Replace("{id}", Guid.NewGuid().ToString(), StringComparison.Ordinal), e));
+    }
+
+    /// <summary>
+    /// Every stored event type, with and without its optional values, as the audit feed writes it (<see cref="AuditEvent.From"/>
+    /// serializes the event by its own type): also those no stream test happens to send, such as the callbacks' records.
+    /// </summary>
+    [Fact]
+    public void Every_stored_event_type_as_the_audit_feed_sends_it_matches_its_message()
+    {
+        var (id, at) = (Guid.CreateVersion7(), new DateTimeOffset(2026, 12, 5, 8, 0, 0, 123, TimeSpan.Zero));
+        var input = JsonDocument.Parse("""{"fileId":"movie-1","steps":5}""").RootElement;
+        var error = new JobError("disk_full", "No space left.");
+        JobEvent[] events =
+        [
+            new JobSubmitted(id, "transcode", input, null, null, "3f2a", "order-42", 3, 300, new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5)), at),
+            new JobSubmitted(id, "report", input, "https://example.com/hooks", "order-42", "3f2a", "order-42", 1, 604_800, new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromDays(1)), at, 2, ["progress", "completed"]),
+            new JobStarted(id, 1, "node-1", at),
+            new JobProgressed(id, 1, 40, null, at),
+            new JobProgressed(id, 1, 100, "done", at),
+            new JobSuspended(id, 1, "payment provider", at.AddMinutes(15), at),
+            new JobCompleted(id, input, "application/json", at),
+            new JobCompleted(id, JsonSerializer.SerializeToElement("period,orders\n2025-01,3\n"), "text/csv", at),
+            new JobAttemptFailed(id, 1, error, at.AddSeconds(2), at),
+            new JobFailed(id, 2, error, at),
+            new JobReleased(id, 1, "The node is shutting down.", at),
+            new JobRedriven(id, null, at),
+            new JobRedriven(id, "disk replaced", at, 5, 60),
+            new JobCancellationRequested(id, null, at),
+            new JobCancellationRequested(id, "user left", at),
+            new JobCancelled(id, at),
+            new WebhookAttempted(id, "msg_1", 7, 1, null, "no answer", at.AddSeconds(5), at),
+            new WebhookAttempted(id, "msg_1", 7, 2, 503, "the receiver answered 503", at.AddMinutes(5), at),
+            new WebhookDelivered(id, "msg_1", 7, 3, 204, at),
+            new WebhookAbandoned(id, "msg_1", 7, 10, 410, "The receiver answered 410 Gone.", at),
+            new WebhookAbandoned(id, "msg_1", 7, 10, null, "No attempt is left.", at),
+        ];
+        Assert.Equal(JobEvent.TypeNames.Values.ToHashSet(), events.Select(e => e.GetType()).ToHashSet());
+
+        foreach (var (e, seq) in events.Select((e, i) => (e, i + 41L)))
+        {
+            var type = JobEvent.TypeNames.Single(name => name.Value == e.GetType()).Key;
+            var audit = new AuditEvent(seq, id, seq - 40, type, at, JsonSerializer.SerializeToElement(e, e.GetType(), JsonSerializerOptions.Web),
+                new EventMetadata("order-42", seq % 2 == 0 ? null : "req-1", "key:98f5206173aa"));
+            var data = JsonSerializer.Serialize(audit, AuditEvent.Json);
+            Assert.Empty(AsyncApiContract.Problems("/events/stream", new SseEvent(seq.ToString(System.Globalization.CultureInfo.InvariantCulture), type, data)));
+        }
     }
 
     [Theory]
