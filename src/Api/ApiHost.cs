@@ -92,6 +92,7 @@ public static class ApiHost
         app.MapWolverineEndpoints();
         app.MapSubmitRoutes(app.Services.GetRequiredService<JobTypeRegistry>());
         app.MapContract();
+        app.MapAsyncApiDocument();
         return app;
     }
 

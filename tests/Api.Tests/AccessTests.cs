@@ -15,7 +15,7 @@ namespace EventSourced.Api.Tests;
 /// <summary>Who may call what: keys, roles, tenants, browsers' stream tokens.</summary>
 public sealed class AccessTests(ApiForAccess api) : IClassFixture<ApiForAccess>
 {
-    private static readonly string[] Anonymous = ["GET health", "POST webhooks/{provider}", "GET openapi/{documentName}.json"];
+    private static readonly string[] Anonymous = ["GET health", "POST webhooks/{provider}", "GET openapi/{documentName}.json", "GET asyncapi/v1.json"];
 
     private IReadOnlyList<RouteEndpoint> Routes =>
         [.. api.Host.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>().Where(e => e.Metadata.GetMetadata<HttpMethodMetadata>() is not null)];

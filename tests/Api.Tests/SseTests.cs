@@ -129,6 +129,32 @@ public sealed class SseTests(ApiWithoutRunner api) : IClassFixture<ApiWithoutRun
     }
 
     [Fact]
+    public async Task A_retry_a_hand_back_and_a_redrive_each_queue_the_job_again_and_say_why()
+    {
+        var id = await _client.SubmitTranscode();
+        await api.Drive(id, new StartJob("node-a"));
+        await api.Drive(id, new FailAttempt(1, "transient", "Try again.", 0));
+        await api.Drive(id, new StartJob("node-a"));
+        await api.Drive(id, new ReleaseJob(2, "The node is shutting down."));
+        await api.Drive(id, new StartJob("node-b"));
+        await api.Drive(id, new FailAttempt(3, "fatal", "Cannot be done.", 0, Retryable: false));
+
+        await using var stream = await SseStream.Open(_client, $"/jobs/{id}/events");
+        var events = await stream.ReadToEnd();
+        Assert.Equal(
+            ["queued job.submitted", "processing job.started", "queued job.attempt_failed", "processing job.started", "queued job.released", "processing job.started", "failed job.failed"],
+            events.Select(e => $"{e.Event} {e.Json.Str("eventType")}"));
+        Assert.Equal("transient", events[2].Json.GetProperty("error").Str("code"));
+        Assert.True(events[2].Json.TryGetProperty("retryAt", out _));
+        Assert.Equal("The node is shutting down.", events[4].Json.Str("reason"));
+
+        await api.Drive(id, new RedriveJob("Disk replaced."));
+        await using var resumed = await SseStream.Open(_client, $"/jobs/{id}/events", lastEventId: events[^1].Id);
+        var redriven = (await resumed.Next())!;
+        Assert.Equal(("queued", "job.redriven", "Disk replaced."), (redriven.Event, redriven.Json.Str("eventType"), redriven.Json.Str("reason")));
+    }
+
+    [Fact]
     public async Task An_idle_stream_sends_keepalive_comments()
     {
         var id = await _client.SubmitTranscode();

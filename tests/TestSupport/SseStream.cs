@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Xunit;
 
 namespace EventSourced.TestSupport;
 
@@ -8,15 +9,21 @@ public sealed record SseEvent(string? Id, string? Event, string Data)
     public long Seq => long.Parse(Id!, System.Globalization.CultureInfo.InvariantCulture);
 }
 
-/// <summary>A plain client for a text/event-stream response, as EventSource or curl -N would see it.</summary>
+/// <summary>
+/// A plain client for a text/event-stream response, as EventSource or curl -N would see it. Every event it reads must be
+/// one the AsyncAPI document (docs/api/asyncapi.json) describes for the stream, with data that matches its schema: a
+/// test that reads one that is not fails (<see cref="AsyncApiContract"/>).
+/// </summary>
 public sealed class SseStream : IAsyncDisposable
 {
     private readonly StreamReader _reader;
+    private readonly string _path;
 
-    private SseStream(HttpResponseMessage response, StreamReader reader)
+    private SseStream(HttpResponseMessage response, StreamReader reader, string path)
     {
         Response = response;
         _reader = reader;
+        _path = path;
     }
 
     public HttpResponseMessage Response { get; }
@@ -29,7 +36,9 @@ public sealed class SseStream : IAsyncDisposable
         if (lastEventId is not null)
             request.Headers.Add("Last-Event-ID", lastEventId);
         var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        return new SseStream(response, new StreamReader(await response.Content.ReadAsStreamAsync()));
+        var uri = response.RequestMessage?.RequestUri ?? request.RequestUri!;
+        var path = (uri.IsAbsoluteUri ? uri : new Uri(client.BaseAddress ?? new Uri("http://localhost"), uri)).AbsolutePath;
+        return new SseStream(response, new StreamReader(await response.Content.ReadAsStreamAsync()), path);
     }
 
     /// <summary>The next event, or null when the server ended the stream. The timeout only bounds a failing test.</summary>
@@ -46,7 +55,7 @@ public sealed class SseStream : IAsyncDisposable
             if (line.Length == 0)
             {
                 if (data.Count > 0)
-                    return new SseEvent(id, name, string.Join('\n', data));
+                    return Checked(new SseEvent(id, name, string.Join('\n', data)));
                 continue;
             }
             if (line[0] == ':')
@@ -62,6 +71,14 @@ public sealed class SseStream : IAsyncDisposable
                 case "retry": Retry = TimeSpan.FromMilliseconds(int.Parse(value, System.Globalization.CultureInfo.InvariantCulture)); break;
             }
         }
+    }
+
+    private SseEvent Checked(SseEvent e)
+    {
+        var problems = AsyncApiContract.Problems(_path, e);
+        if (problems.Count > 0)
+            Assert.Fail($"An event of {_path} breaks the AsyncAPI document {AsyncApiContract.Path}:\n{string.Join('\n', problems)}");
+        return e;
     }
 
     /// <summary>Reads on until the next comment line (a keepalive) and returns its text.</summary>
