@@ -78,9 +78,12 @@ public static class JobCallbackHandler
                 await session.SaveChangesAsync(ct);
                 return;
             }
-            catch (ConcurrencyException) when (conflicts < Conflicts.MaxRetries)
+            catch (ConcurrencyException)
             {
-                // The job moved meanwhile (its runner reported): the record goes after that, not instead of it.
+                // The job moved meanwhile (its runner reported, another callback recorded): the record goes after that, not
+                // instead of it, and is never given up, or the next attempt would go with it. Callbacks of one job race each
+                // other (16 run at once), so each waits a random moment before trying again rather than all at once.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(0, 5 * Math.Min(conflicts + 1, 20))), clock, ct);
             }
         }
     }
