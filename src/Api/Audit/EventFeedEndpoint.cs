@@ -41,15 +41,7 @@ public static class EventFeedEndpoint
     [Authorize(Policy = AccessPolicies.Audit)]
     [WolverineGet("/events", OperationId = "EventFeed")]
     [EndpointSummary("The tenant's events in order: a page, or an NDJSON export")]
-    [Query("after", typeof(long), "The seq to go on after (0: from the start).")]
-    [Query("type", typeof(string), "The event type (job.completed).")]
-    [Query("jobType", typeof(string), "The job type.")]
-    [Query("correlationId", typeof(string), "The correlation id.")]
-    [Query("causationId", typeof(string), "The causation id (the request that caused it).")]
-    [Query("actor", typeof(string), "Who caused it.")]
-    [Query("from", typeof(DateTimeOffset), "Events at or after.")]
-    [Query("to", typeof(DateTimeOffset), "Events before.")]
-    [Query("includeArchived", typeof(bool), "true to include archived jobs' events.")]
+    [FeedFilters]
     [Query("limit", typeof(int), "Events per page, 1 to 1,000 (no limit for an NDJSON export).")]
     [Responds(StatusCodes.Status200OK, typeof(EventFeedPage), ContentTypes = ["application/json", "application/x-ndjson"], Headers = ["Feed-Horizon"],
         Description = "A page of events (JSON), or with Accept: application/x-ndjson every event up to the horizon, one per line.")]
@@ -99,15 +91,7 @@ public static class EventFeedEndpoint
     [EnableRateLimiting(AccessModule.OpenStreams)]
     [WolverineGet("/events/stream", OperationId = "EventFeedStream")]
     [EndpointSummary("The tenant's events live, as Server-Sent Events")]
-    [Query("after", typeof(long), "The seq to go on after (0: from the start).")]
-    [Query("type", typeof(string), "The event type (job.completed).")]
-    [Query("jobType", typeof(string), "The job type.")]
-    [Query("correlationId", typeof(string), "The correlation id.")]
-    [Query("causationId", typeof(string), "The causation id (the request that caused it).")]
-    [Query("actor", typeof(string), "Who caused it.")]
-    [Query("from", typeof(DateTimeOffset), "Events at or after.")]
-    [Query("to", typeof(DateTimeOffset), "Events before.")]
-    [Query("includeArchived", typeof(bool), "true to include archived jobs' events.")]
+    [FeedFilters]
     [RequestHeaders("Last-Event-ID")]
     [Responds(StatusCodes.Status200OK, ContentTypes = ["text/event-stream"],
         Description = "Server-Sent Events: the tenant's events after Last-Event-ID (or after), then live. See the AsyncAPI document.")]
@@ -239,4 +223,22 @@ public static class EventFeedEndpoint
             return Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(links.To("/events"), next.Where(p => p.Value is not null));
         }
     }
+}
+
+/// <summary>The query parameters of the feed, a page of it or its live tail alike, as the endpoints read them.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class FeedFiltersAttribute : Attribute, IQueryParameters
+{
+    public IEnumerable<QueryAttribute> Parameters { get; } =
+    [
+        new("after", typeof(long), "The seq to go on after (0: from the start)."),
+        new("type", typeof(string), "The event type (job.completed)."),
+        new("jobType", typeof(string), "The job type."),
+        new("correlationId", typeof(string), "The correlation id."),
+        new("causationId", typeof(string), "The causation id (the request that caused it)."),
+        new("actor", typeof(string), "Who caused it."),
+        new("from", typeof(DateTimeOffset), "Events at or after."),
+        new("to", typeof(DateTimeOffset), "Events before."),
+        new("includeArchived", typeof(bool), "true to include archived jobs' events."),
+    ];
 }

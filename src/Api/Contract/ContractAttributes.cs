@@ -57,11 +57,19 @@ public sealed class RequestHeadersAttribute(params string[] names) : Attribute
     public string[] Required { get; init; } = [];
 }
 
+/// <summary>Query parameters an endpoint reads by hand, as the document lists them.</summary>
+public interface IQueryParameters
+{
+    IEnumerable<QueryAttribute> Parameters { get; }
+}
+
 /// <summary>A query parameter the endpoint reads by hand.</summary>
 [AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
-public sealed class QueryAttribute(string name, Type type, string description) : Attribute
+public sealed class QueryAttribute(string name, Type type, string description) : Attribute, IQueryParameters
 {
     public string Name { get; } = name;
     public Type Type { get; } = type;
     public string Description { get; } = description;
+
+    public IEnumerable<QueryAttribute> Parameters => [this];
 }

@@ -127,7 +127,7 @@ public sealed class ContractTransformer(IAuthorizationPolicyProvider policies) :
                 });
             }
         }
-        foreach (var query in metadata.OfType<QueryAttribute>())
+        foreach (var query in metadata.OfType<IQueryParameters>().SelectMany(q => q.Parameters))
         {
             operation.Parameters.Add(new OpenApiParameter
             {
