@@ -14,7 +14,8 @@ namespace EventSourced.Benchmark;
 /// Scenarios 1 to 3: appends of one job event with the service's own Marten configuration (the status
 /// read model kept inline, in the append's transaction), to a new stream (a submission) or to an existing
 /// one at its expected version (a progress report). Each at 1, 8 and 32 writers three ways: through Marten
-/// with one session and one commit per append (the stock way); through our group commit; and pgbench, one
+/// with one session and one commit per append (the stock way); through the service's write port (JobStreams: the
+/// decider, then group commit), as submissions and runners' reports go; and pgbench, one
 /// transaction per append into Marten's tables, as the ceiling of committing appends one by one.
 /// </summary>
 public static class AppendScenarios
@@ -46,7 +47,7 @@ public static class AppendScenarios
             JobStorage.Configure(o);
         });
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
-        var commits = new GroupCommit(store);
+        var streams = new JobStreams(store, TimeProvider.System);
         await PrepareCeilingStreams(dataSource);
         var jobs = await StartedJobs(store);
 
@@ -55,7 +56,7 @@ public static class AppendScenarios
         {
             var ceiling = await Pgbench(settings, $"ceiling-new-{writers}", NewStreamSql, writers);
             var stock = await Measure(settings, $"append-new-stock-{writers}", writers, ceiling, null, _ => StockStart(store));
-            await Measure(settings, $"append-new-{writers}", writers, ceiling, stock, _ => commits.Append(Submission()));
+            await Measure(settings, $"append-new-{writers}", writers, ceiling, stock, _ => streams.Submit(Submit(), Tenants.Default, Bench, default));
         }
 
         foreach (var writers in (int[])[1, 8, 32])
@@ -64,7 +65,7 @@ public static class AppendScenarios
             var stock = await Measure(settings, $"append-existing-stock-{writers}", writers, ceiling, null,
                 ProgressReports(jobs, writers, (job, version) => StockAppend(store, job, version)));
             await Measure(settings, $"append-existing-{writers}", writers, ceiling, stock,
-                ProgressReports(jobs, writers, async (job, version) => (await commits.Append(Progress(job, version))).Version));
+                ProgressReports(jobs, writers, async (job, version) => (await streams.Execute(Running(job, version), Progressed(version), Bench, default)).Job.Version));
         }
     }
 
@@ -79,6 +80,21 @@ public static class AppendScenarios
         Report.Result(scenario, [.. figures]);
         return ops;
     }
+
+    private static readonly EventMetadata Bench = new(Actor: "bench");
+
+    private static JobCommand.SubmitJob Submit()
+    {
+        var id = Guid.CreateVersion7();
+        return new JobCommand.SubmitJob(id, "transcode", Input, null, null, "fp", id.ToString(), 3, 300, Backoff);
+    }
+
+    /// <summary>A job running its first attempt, at <paramref name="version"/>, as its runner knows it.</summary>
+    private static JobAt Running(Guid job, long version) =>
+        new(job, Tenants.Default, new Job(job, "transcode", JobStatus.Processing, 1, 0, false, 3, 0, Backoff, 3), version, job.ToString());
+
+    /// <summary>Progress that never goes back (the decider refuses that): the version, up to 100.</summary>
+    private static JobCommand.ReportProgress Progressed(long version) => new(1, (int)Math.Min(version, 100), null);
 
     private static StreamAppend Submission()
     {

@@ -9,11 +9,9 @@ using EventSourced.Api.Jobs.Submit;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Operations;
 using EventSourced.Api.Webhooks;
-using EventSourced.EventStore;
 using JasperFx;
 using JasperFx.CodeGeneration;
 using Wolverine;
-using Wolverine.ErrorHandling;
 using Wolverine.Http;
 
 namespace EventSourced.Api;
@@ -101,8 +99,6 @@ public static class ApiHost
         // Handlers and endpoints live here, also when a test host with extra job types is the entry assembly.
         options.ApplicationAssembly = typeof(ApiHost).Assembly;
         options.Policies.AutoApplyTransactions();
-        // A command whose job someone else changed before it committed is decided again on the job as it now is.
-        options.OnException<ConcurrencyException>().RetryTimes(Conflicts.MaxRetries);
         options.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
         options.ConfigureWebhooks();
     }

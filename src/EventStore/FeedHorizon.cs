@@ -26,7 +26,8 @@ public sealed class FeedHorizon(NpgsqlDataSource dataSource, TimeProvider clock)
     private DateTimeOffset _lastRefresh = DateTimeOffset.MinValue;
 
     /// <summary>
-    /// Every session that appends must call this before SaveChangesAsync. Marten (Rich appends) takes the events' numbers
+    /// Every session that appends must call this before SaveChangesAsync (group commit does, for the write port every append goes
+    /// through; claims and sweeps append in a transaction already open). Marten (Rich appends) takes the events' numbers
     /// with a nextval() of its own before it opens the transaction that writes them, so the number would be taken outside
     /// any transaction, no lock would show the append in flight, and the horizon could pass it. In an open transaction
     /// the lock nextval() takes is held until the events commit.

@@ -9,25 +9,22 @@ namespace EventSourced.EventStore;
 
 /// <summary>
 /// Events for one stream, appended only if the stream is at <paramref name="ExpectedVersion"/>:
-/// 0 means it must not exist yet, and the append starts it as a stream of <paramref name="StreamType"/>.
+/// 0 means it must not exist yet, and the append starts it as a stream of <paramref name="StreamType"/>;
+/// null means after whatever the stream holds when it is written (a record that goes after any change, never instead of one).
 /// </summary>
 public sealed record StreamAppend(
-    Guid StreamId, string TenantId, long ExpectedVersion, IReadOnlyList<object> Events, EventMetadata Metadata, Type StreamType)
+    Guid StreamId, string TenantId, long? ExpectedVersion, IReadOnlyList<object> Events, EventMetadata Metadata, Type StreamType)
 {
+    /// <summary>Messages to hand to the outbox in the append's transaction (see <see cref="GroupCommit"/>): sent only if it commits, after it.</summary>
+    public IReadOnlyList<object> Outgoing { get; init; } = [];
+
     /// <summary>Adds the append to <paramref name="session"/>, for its tenant, with its metadata on each event.</summary>
     public StreamAction AddTo(IDocumentSession session)
     {
         var events = session.ForTenant(TenantId).Events;
-        StreamAction action;
-        if (ExpectedVersion == 0)
-        {
-            action = events.StartStream(StreamType, StreamId, Events);
-        }
-        else
-        {
-            action = events.Append(StreamId, Events);
+        var action = ExpectedVersion == 0 ? events.StartStream(StreamType, StreamId, Events) : events.Append(StreamId, Events);
+        if (ExpectedVersion > 0)
             action.ExpectedVersionOnServer = ExpectedVersion;
-        }
         foreach (var e in action.Events)
         {
             e.CorrelationId = Metadata.CorrelationId;
@@ -51,8 +48,10 @@ public sealed record Appended(long Version, long LastSeq)
 /// is durable) with its own outcome: a stream id that exists or a version that moved fails only its
 /// caller, and the others are written again without it. A database that is away fails the whole group
 /// at once: retrying append by append would only keep every writer waiting longer.
+/// Each commit opens its transaction before Marten numbers the events (<see cref="FeedHorizon.OpenTransactionBeforeNumbering"/>),
+/// and hands the appends' <see cref="StreamAppend.Outgoing"/> messages to <paramref name="outbox"/> in that transaction.
 /// </summary>
-public sealed class GroupCommit(IDocumentStore store)
+public sealed class GroupCommit(IDocumentStore store, Func<IDocumentSession, IReadOnlyList<object>, ValueTask>? outbox = null)
 {
     // Measured with ./bench on 2 cores: past this, larger groups stopped adding appends per second.
     private const int MaxGroup = 128;
@@ -60,7 +59,7 @@ public sealed class GroupCommit(IDocumentStore store)
     // A refusal that no stream explains (the append it raced has since rolled back) is written again this often.
     private const int UnexplainedRefusals = 3;
 
-    private readonly Batcher<StreamAppend, Outcome> _batcher = new(appends => Write(store, appends), MaxGroup, a => a.StreamId);
+    private readonly Batcher<StreamAppend, Outcome> _batcher = new(appends => Write(store, outbox, appends), MaxGroup, a => a.StreamId);
 
     /// <summary>
     /// Appends, durably, together with whatever else arrives at the same moment. Throws Marten's
@@ -75,7 +74,8 @@ public sealed class GroupCommit(IDocumentStore store)
 
     private sealed record Outcome(Appended? Appended, Exception? Error);
 
-    private static async Task<IReadOnlyList<Outcome>> Write(IDocumentStore store, IReadOnlyList<StreamAppend> appends)
+    private static async Task<IReadOnlyList<Outcome>> Write(
+        IDocumentStore store, Func<IDocumentSession, IReadOnlyList<object>, ValueTask>? outbox, IReadOnlyList<StreamAppend> appends)
     {
         var outcomes = new Outcome?[appends.Count];
         var pending = Enumerable.Range(0, appends.Count).ToList();
@@ -84,7 +84,7 @@ public sealed class GroupCommit(IDocumentStore store)
         {
             try
             {
-                var written = await Commit(store, [.. pending.Select(i => appends[i])]);
+                var written = await Commit(store, outbox, [.. pending.Select(i => appends[i])]);
                 for (var k = 0; k < pending.Count; k++)
                     outcomes[pending[k]] = new Outcome(written[k], null);
                 break;
@@ -109,7 +109,7 @@ public sealed class GroupCommit(IDocumentStore store)
             {
                 // A value of one append broke the write: write each alone to find whose.
                 foreach (var i in pending)
-                    outcomes[i] = (await Write(store, [appends[i]]))[0];
+                    outcomes[i] = (await Write(store, outbox, [appends[i]]))[0];
                 break;
             }
             catch (Exception e)
@@ -127,10 +127,13 @@ public sealed class GroupCommit(IDocumentStore store)
         }
     }
 
-    private static async Task<Appended[]> Commit(IDocumentStore store, StreamAppend[] appends)
+    private static async Task<Appended[]> Commit(
+        IDocumentStore store, Func<IDocumentSession, IReadOnlyList<object>, ValueTask>? outbox, StreamAppend[] appends)
     {
         await using var session = store.LightweightSession();
         var actions = appends.Select(a => a.AddTo(session)).ToArray();
+        if (appends.SelectMany(a => a.Outgoing).ToList() is { Count: > 0 } outgoing)
+            await (outbox ?? throw new InvalidOperationException("This group commit has no outbox to hand messages to."))(session, outgoing);
         await FeedHorizon.OpenTransactionBeforeNumbering(session, CancellationToken.None);
         await session.SaveChangesAsync(CancellationToken.None);
         return [.. actions.Select(Appended.Of)];
@@ -155,8 +158,8 @@ public sealed class GroupCommit(IDocumentStore store)
             var (append, state) = (appends[i], states[appends[i].StreamId]);
             if (append.ExpectedVersion == 0 && state is not null)
                 refused.Add((i, new ExistingStreamIdCollisionException(append.StreamId, append.StreamType)));
-            else if (append.ExpectedVersion > 0 && state?.Version != append.ExpectedVersion)
-                refused.Add((i, new EventStreamUnexpectedMaxEventIdException(append.StreamId, append.StreamType, append.ExpectedVersion, state?.Version ?? 0)));
+            else if (append.ExpectedVersion is > 0 and var expected && state?.Version != expected)
+                refused.Add((i, new EventStreamUnexpectedMaxEventIdException(append.StreamId, append.StreamType, expected, state?.Version ?? 0)));
         }
         return refused;
     }

@@ -2,9 +2,7 @@ using System.Data;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
-using JasperFx.Events;
 using Marten;
-using Marten.Services;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using static EventSourced.Domain.Jobs.JobCommand;
@@ -19,12 +17,12 @@ public sealed record ClaimedJob(JobSubmitted Submitted, string TenantId, Job Sta
 /// Finds due jobs through the status read model and starts them, once each however many runners race;
 /// and turns the leases of runners that stopped renewing into failed attempts. Each works in one
 /// transaction: it locks the jobs' stream rows with SKIP LOCKED (which Marten has no API for), so runners
-/// do not queue behind each other, then appends through a Marten session enlisted in that transaction, which commits
-/// it: Marten hands the outbox's messages (callbacks) on after its own commit, and would send them before ours.
+/// do not queue behind each other, then appends through the write port in that transaction (<see cref="JobStreams.In"/>), which
+/// commits it: Marten hands the outbox's messages (callbacks) on after its own commit, and would send them before ours.
 /// With a cap on each tenant's running jobs (<see cref="SchedulingOptions.MaxRunningPerTenant"/>), claims for
 /// the same tenant count its running jobs one after another, under a lock of the tenant's.
 /// </summary>
-public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock, IOptions<SchedulingOptions> options)
+public sealed class JobQueue(JobStreams streams, NpgsqlDataSource dataSource, TimeProvider clock, IOptions<SchedulingOptions> options)
 {
     private readonly int? _cap = options.Value.MaxRunningPerTenant;
 
@@ -72,35 +70,29 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
         if (due.Count == 0)
             return [];
 
-        await using var session = store.LightweightSession(SessionOptions.ForTransaction(transaction, shouldAutoCommit: true));
+        await using var write = streams.In(transaction);
         var ids = due.Select(d => d.Id).ToArray();
-        var views = (await session.Query<JobStatusView>().Where(v => v.AnyTenant() && v.Id.IsOneOf(ids)).ToListAsync(ct)).ToDictionary(v => v.Id);
+        var views = (await write.Reads.Query<JobStatusView>().Where(v => v.AnyTenant() && v.Id.IsOneOf(ids)).ToListAsync(ct)).ToDictionary(v => v.Id);
         // The read model said queued when the first statement began; read again under the lock, it has the last word.
         // In the order Due offered them, so that a capped tenant keeps its oldest.
         var jobs = due.Select(d => views.GetValueOrDefault(d.Id)).OfType<JobStatusView>().Where(j => j.State.Status == JobStatus.Queued).ToList();
         if (_cap is { } cap)
             jobs = await WithinCap(connection, jobs, cap, ct);
-        var submissions = (await session.Events.QueryAllRawEvents().Where(e => e.AnyTenant() && e.StreamId.IsOneOf(ids) && e.Version == 1).ToListAsync(ct))
-            .ToDictionary(e => e.StreamId, e => (JobSubmitted)e.Data);
-        var starts = new List<(JobStatusView Job, Job State, StreamAction Action)>();
-        foreach (var job in jobs)
-        {
-            var started = JobDecider.Decide(new StartJob(worker), job.State, now);
-            var append = new StreamAppend(job.Id, job.TenantId, job.Version, [.. started], new EventMetadata(Job.CorrelationOf(job.Id, job.CorrelationId), Actor: actor), typeof(Job));
-            starts.Add((job, started.Aggregate(job.State, Job.Evolve), append.AddTo(session)));
-        }
-        if (starts.Count == 0)
+        if (jobs.Count == 0)
             return [];
-        var tokens = starts.Select(s => (s.Job.Id, s.Job.TenantId, s.State.Attempt, Token: Guid.NewGuid())).ToList();
+        var submissions = (await write.Reads.Events.QueryAllRawEvents().Where(e => e.AnyTenant() && e.StreamId.IsOneOf(ids) && e.Version == 1).ToListAsync(ct))
+            .ToDictionary(e => e.StreamId, e => (JobSubmitted)e.Data);
+        var starts = jobs.Select(job => write.Decide(JobAt.Of(job), new StartJob(worker), new EventMetadata(Actor: actor))).ToList();
+        var tokens = starts.Select(s => (s.JobId, s.TenantId, s.State.Attempt, Token: Guid.NewGuid())).ToList();
         var expiries = await JobLeases.Take(connection, tokens, worker, lease, ct);
         // Commits: the callbacks the events call for leave the outbox only after it, so none describes a job as it stood before.
-        await session.SaveChangesAsync(ct);
+        await write.Commit(ct);
 
         return [.. starts.Zip(tokens, (s, t) =>
         {
-            var appended = Appended.Of(s.Action);
-            return new ClaimedJob(submissions[s.Job.Id], s.Job.TenantId, s.State, appended.Version, appended.LastSeq,
-                new Lease(s.Job.Id, s.State.Attempt, t.Token, expiries[s.Job.Id]));
+            var written = s.Written;
+            return new ClaimedJob(submissions[t.JobId], written.Job.TenantId, written.Job.State, written.Job.Version, written.LastSeq,
+                new Lease(t.JobId, written.Job.State.Attempt, t.Token, expiries[t.JobId]));
         })];
     }
 
@@ -133,10 +125,10 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
             return 0;
         var leases = await JobLeases.Lock(connection, candidates, ct);
 
-        await using var session = store.LightweightSession(SessionOptions.ForTransaction(transaction, shouldAutoCommit: true));
+        await using var write = streams.In(transaction);
         var failures = 0;
         var waits = new List<(Guid JobId, string TenantId, int Attempt, string WaitingFor, DateTimeOffset Until)>();
-        foreach (var job in await session.Query<JobStatusView>().Where(v => v.AnyTenant() && v.Id.IsOneOf(candidates)).ToListAsync(ct))
+        foreach (var job in await write.Reads.Query<JobStatusView>().Where(v => v.AnyTenant() && v.Id.IsOneOf(candidates)).ToListAsync(ct))
         {
             var (attempt, expired) = leases.GetValueOrDefault(job.Id, (job.State.Attempt, Expired: true));
             // A lease renewed meanwhile is left alone; one left behind by an attempt that already ended is removed below.
@@ -148,18 +140,13 @@ public sealed class JobQueue(IDocumentStore store, NpgsqlDataSource dataSource, 
                 waits.Add((job.Id, job.TenantId, attempt, job.State.WaitingFor!, until));
                 continue;
             }
-            var failed = JobDecider.Decide(new ExpireAttempt(attempt, Random.Shared.NextDouble()), job.State, now);
-            new StreamAppend(job.Id, job.TenantId, job.Version, [.. failed], new EventMetadata(Job.CorrelationOf(job.Id, job.CorrelationId), Actor: worker), typeof(Job))
-                .AddTo(session);
+            write.Decide(JobAt.Of(job), new ExpireAttempt(attempt, Random.Shared.NextDouble()), new EventMetadata(Actor: worker));
             failures++;
         }
         await JobLeases.DeleteExpired(connection, candidates, ct);
         await JobLeases.HoldForWaits(connection, waits, ct);
-        // Commits, and only then sends the callbacks the events call for (see Claim). A session with nothing to save commits nothing.
-        if (failures > 0)
-            await session.SaveChangesAsync(ct);
-        else
-            await transaction.CommitAsync(CancellationToken.None);
+        // Commits, and only then sends the callbacks the events call for (see Claim).
+        await write.Commit(ct);
         return failures;
     }
 

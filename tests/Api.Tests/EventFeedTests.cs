@@ -18,24 +18,6 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
     private readonly HttpClient _client = api.CreateClient();
 
     [Fact]
-    public async Task The_feed_waits_for_a_transaction_that_commits_late_rather_than_skip_its_event()
-    {
-        var start = (await Page("/events?limit=1000")).Horizon;
-        var late = Guid.NewGuid();
-        await using var connection = new NpgsqlConnection(api.Database.ConnectionString);
-        await using var transaction = await SubmitUncommitted(connection, late);
-        var early = await _client.SubmitTranscode();
-        for (var look = 0; look < 10; look++)
-            Assert.DoesNotContain((await Page($"/events?after={start}&limit=1000")).Events, e => e.JobId == early);
-
-        await transaction.CommitAsync();
-
-        var page = await Eventually.Get(() => Page($"/events?after={start}&limit=1000"), p => p.Events.Any(e => e.JobId == early), "the later event to be shown");
-        Assert.Equal([late, early], page.Events.Select(e => e.JobId));
-        Assert.True(page.Events[0].Seq < page.Events[1].Seq);
-    }
-
-    [Fact]
     public async Task Paging_through_the_feed_while_jobs_are_added_sees_every_event_once_in_order()
     {
         var start = (await Page("/events?limit=1000")).Horizon;

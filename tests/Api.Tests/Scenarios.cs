@@ -1,13 +1,12 @@
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using EventSourced.Api.Jobs;
+using EventSourced.Scheduling;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using JasperFx.Events;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
-using Wolverine;
 
 namespace EventSourced.Api.Tests;
 
@@ -32,9 +31,8 @@ public static class Scenarios
     }
 
     /// <summary>Moves a job on as a runner or a worker would, through the service's own command path.</summary>
-    public static Task<JobChanged> Drive(this ApiFixture api, Guid jobId, JobCommand command, string tenant = Tenants.Default) =>
-        api.Host.Services.GetRequiredService<IMessageBus>()
-            .InvokeForTenantAsync<JobChanged>(tenant, new ChangeJob(jobId, command, null, new EventMetadata(Actor: "test")));
+    public static async Task<JobAt> Drive(this ApiFixture api, Guid jobId, JobCommand command, string tenant = Tenants.Default) =>
+        (await api.Host.Services.GetRequiredService<JobStreams>().Execute(jobId, tenant, command, new EventMetadata(Actor: "test"), default)).Job;
 
     /// <summary>A job's events as stored, in version order.</summary>
     public static async Task<IReadOnlyList<IEvent>> Events(this ApiFixture api, Guid jobId, string tenant = Tenants.Default)

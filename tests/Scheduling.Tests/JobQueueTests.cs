@@ -12,7 +12,7 @@ namespace EventSourced.Scheduling.Tests;
 public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
 {
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(1);
-    private JobQueue Queue => new(db.Store, db.DataSource, TimeProvider.System, Options.Create(new SchedulingOptions()));
+    private JobQueue Queue => new(db.Streams, db.DataSource, TimeProvider.System, Options.Create(new SchedulingOptions()));
     private JobLeases Leases => new(db.DataSource);
 
     [Fact]
@@ -247,7 +247,7 @@ public sealed class JobQueueTests(JobsDatabase db) : IClassFixture<JobsDatabase>
     }
 
     private JobQueue Capped(int maxRunningPerTenant) =>
-        new(db.Store, db.DataSource, TimeProvider.System, Options.Create(new SchedulingOptions { MaxRunningPerTenant = maxRunningPerTenant }));
+        new(db.Streams, db.DataSource, TimeProvider.System, Options.Create(new SchedulingOptions { MaxRunningPerTenant = maxRunningPerTenant }));
 
     private static JobCommand.CompleteJob Complete(Job job) => new(job.Attempt, JsonDocument.Parse("{}").RootElement, "application/json");
 

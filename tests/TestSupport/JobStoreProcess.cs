@@ -8,7 +8,7 @@ using Marten;
 namespace EventSourced.TestSupport;
 
 /// <summary>
-/// A Marten store on a job database, configured as the service's, appending through group commit: what
+/// A Marten store on a job database, configured as the service's, appending through the write port: what
 /// another process has, reaching the service under test only through PostgreSQL.
 /// </summary>
 public sealed class JobStoreProcess : IDisposable
@@ -22,12 +22,12 @@ public sealed class JobStoreProcess : IDisposable
             options.Connection(connectionString);
             JobStorage.Configure(options);
         });
-        Commits = new GroupCommit(Store);
+        Streams = new JobStreams(Store, TimeProvider.System);
         Queries = new JobQueries(Store);
     }
 
     public DocumentStore Store { get; }
-    public GroupCommit Commits { get; }
+    public JobStreams Streams { get; }
     public JobQueries Queries { get; }
 
     public static JobStoreProcess On(string connectionString) => new(connectionString);
@@ -37,10 +37,9 @@ public sealed class JobStoreProcess : IDisposable
     {
         var key = Guid.NewGuid().ToString();
         var id = Idempotency.JobId(tenant, key);
-        var events = JobDecider.Decide(
+        await Streams.Submit(
             new JobCommand.SubmitJob(id, type, JsonDocument.Parse("""{"fileId":"f"}""").RootElement, null, null, "fp", key, maxAttempts, 60, QuickBackoff),
-            null, DateTimeOffset.UtcNow);
-        await Commits.Append(new StreamAppend(id, tenant, 0, [.. events], EventMetadata.None, typeof(Job)));
+            tenant, EventMetadata.None, default);
         return id;
     }
 
@@ -48,9 +47,7 @@ public sealed class JobStoreProcess : IDisposable
     public async Task Execute(Guid id, Func<Job, JobCommand> command, string tenant = Tenants.Default)
     {
         var view = (await Queries.Status(id, tenant, default))!;
-        var decided = JobDecider.Decide(command(view.State), view.State, DateTimeOffset.UtcNow);
-        if (decided.Count > 0)
-            await Commits.Append(new StreamAppend(id, tenant, view.Version, [.. decided], EventMetadata.None, typeof(Job)));
+        await Streams.Execute(JobAt.Of(view), command(view.State), EventMetadata.None, default);
     }
 
     public Task Execute(Guid id, JobCommand command, string tenant = Tenants.Default) => Execute(id, _ => command, tenant);

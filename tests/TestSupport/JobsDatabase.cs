@@ -1,6 +1,7 @@
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
+using EventSourced.Scheduling;
 using Marten;
 
 namespace EventSourced.TestSupport;
@@ -11,7 +12,7 @@ public sealed class JobsDatabase : TestDatabase
     private JobStoreProcess _process = null!;
 
     public DocumentStore Store => _process.Store;
-    public GroupCommit Commits => _process.Commits;
+    public JobStreams Streams => _process.Streams;
     public JobQueries Queries => _process.Queries;
 
     public override async Task InitializeAsync()

@@ -58,7 +58,7 @@ public static class DatabaseSetup
         services.AddMarten(JobStorage.Configure).UseNpgsqlDataSource().UseLightweightSessions().IntegrateWithWolverine()
             .AddAsyncDaemon(DaemonMode.HotCold);
         services.ConfigureMarten((sp, options) => options.Logger(new ExpectedRefusals(sp.GetRequiredService<ILogger<IDocumentStore>>())));
-        services.AddSingleton<GroupCommit>();
+        services.AddSingleton<JobStreams>();
         services.AddSingleton<StreamReads>();
         services.AddSingleton<FeedHorizon>();
         services.AddSingleton<EventNotifications>();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
+using EventSourced.Scheduling;
 using JasperFx;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -64,21 +65,6 @@ public sealed class ProblemJsonWriter(IOptions<JsonOptions> json) : IProblemDeta
             json.Value.SerializerOptions, context.HttpContext.RequestAborted));
     }
 }
-
-/// <summary>The version a conditional request named (If-Match) is not the job's: HTTP 412.</summary>
-public sealed class VersionMismatch(Guid jobId, long actual)
-    : Exception($"Job {jobId} is at version {actual}, not the one If-Match named.")
-{
-    public long Actual { get; } = actual;
-}
-
-/// <summary>
-/// The job exists (it has events) but its status document does not: the read model is damaged (a row lost), until an
-/// operator rebuilds it.
-/// Commands wait for it rather than deciding on a job they cannot see.
-/// </summary>
-public sealed class ReadModelRebuilding(Guid jobId)
-    : Exception($"Job {jobId} exists, but its status is being rebuilt. Nothing was changed; try again shortly.");
 
 /// <summary>The one map from exceptions to status codes: a broken rule is never a 500.</summary>
 /// <remarks>

@@ -44,7 +44,7 @@ public sealed class JobRunner(
     JobLeases leases,
     JobQueries queries,
     JobTypeRegistry types,
-    GroupCommit commits,
+    JobStreams streams,
     EventNotifications notifications,
     StreamWatchers watchers,
     TimeProvider clock,
@@ -142,8 +142,9 @@ public sealed class JobRunner(
         var submitted = claimed.Submitted;
         var type = types.Find(submitted.Type)!;
         var attempt = claimed.State.Attempt;
-        var execution = new JobExecution(submitted.JobId, claimed.TenantId, claimed.State, claimed.Version, commits, queries,
-            new EventMetadata(Job.CorrelationOf(submitted.JobId, submitted.CorrelationId), null, _worker), clock, _options.LeaseDuration, logger);
+        var execution = new JobExecution(
+            new JobAt(submitted.JobId, claimed.TenantId, claimed.State, claimed.Version, Job.CorrelationOf(submitted.JobId, submitted.CorrelationId)),
+            streams, new EventMetadata(Actor: _worker), clock, _options.LeaseDuration, logger);
 
         using var cancelRequested = new CancellationTokenSource();
         using var leaseLost = new CancellationTokenSource();

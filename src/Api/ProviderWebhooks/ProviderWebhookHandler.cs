@@ -1,12 +1,11 @@
 using System.Text.Json;
-using EventSourced.Api.Jobs;
 using EventSourced.Api.Webhooks;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
+using EventSourced.Scheduling;
 using Marten;
 using Microsoft.Extensions.Options;
-using Wolverine;
 using Wolverine.Runtime.Handlers;
 using static EventSourced.Domain.Jobs.JobCommand;
 
@@ -25,19 +24,19 @@ public static class ProviderWebhookHandler
     public static void Configure(HandlerChain chain) => WebhooksModule.RetryWhileTheDatabaseIsAway(chain);
 
     public static async Task Handle(
-        ProviderWebhookReceived received, IDocumentStore store, IMessageBus bus, IOptions<WebhookOptions> options, CancellationToken ct)
+        ProviderWebhookReceived received, IDocumentStore store, JobStreams streams, IOptions<WebhookOptions> options, CancellationToken ct)
     {
         await using var session = store.LightweightSession(received.TenantId);
         var webhook = await session.LoadAsync<ProviderWebhook>(received.Id, ct);
         if (webhook is null || webhook.Outcome is not null)
             return;
         var job = webhook.Data.ValueKind == JsonValueKind.Object ? await FindJob(session, webhook.Data, ct) : null;
-        var outcome = job is null ? "ignored: it names no job of this tenant" : await Apply(webhook, job, options.Value, bus, received.TenantId, ct);
+        var outcome = job is null ? "ignored: it names no job of this tenant" : await Apply(webhook, job, options.Value, streams, received.TenantId, ct);
         session.Store(webhook with { JobId = job?.Id, Outcome = outcome });
         await session.SaveChangesAsync(ct);
     }
 
-    private static async Task<string> Apply(ProviderWebhook webhook, JobStatusView job, WebhookOptions options, IMessageBus bus, string tenant, CancellationToken ct)
+    private static async Task<string> Apply(ProviderWebhook webhook, JobStatusView job, WebhookOptions options, JobStreams streams, string tenant, CancellationToken ct)
     {
         if (options.Providers.GetValueOrDefault(webhook.Provider) is not { } provider || !provider.Reports(job.State.Type))
             return $"ignored: {webhook.Provider} does not report on {job.State.Type} jobs";
@@ -56,9 +55,8 @@ public static class ProviderWebhookHandler
             return $"ignored: {webhook.Type} is neither a success (*.succeeded) nor a failure (*.failed)";
         try
         {
-            var metadata = new EventMetadata(Job.CorrelationOf(job.Id, job.CorrelationId), $"webhook:{webhook.Id}", webhook.Provider);
-            var changed = await bus.InvokeForTenantAsync<JobChanged>(tenant, new ChangeJob(job.Id, command, null, metadata), ct);
-            return JobDecider.Name(changed.State.Status);
+            var changed = await streams.Execute(job.Id, tenant, command, new EventMetadata(CausationId: $"webhook:{webhook.Id}", Actor: webhook.Provider), ct);
+            return JobDecider.Name(changed.Job.State.Status);
         }
         catch (JobRuleViolation v)
         {

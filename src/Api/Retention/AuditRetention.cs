@@ -1,5 +1,6 @@
 using EventSourced.Api.JobTypes;
 using EventSourced.Projections.Jobs;
+using EventSourced.Scheduling;
 using Marten;
 using Microsoft.Extensions.Options;
 
@@ -12,7 +13,7 @@ namespace EventSourced.Api.Retention;
 /// expiry (Jobs:ExpireAfter) comes first and is separate: a client loses a job long before an auditor does.
 /// Every node archives; two that pick the same job both archive it, which is harmless.
 /// </summary>
-public sealed class AuditRetention(IDocumentStore store, IOptions<JobsOptions> options, TimeProvider clock, ILogger<AuditRetention> logger) : BackgroundService
+public sealed class AuditRetention(IDocumentStore store, JobStreams streams, IOptions<JobsOptions> options, TimeProvider clock, ILogger<AuditRetention> logger) : BackgroundService
 {
     private const int BatchSize = 500;
 
@@ -49,17 +50,7 @@ public sealed class AuditRetention(IDocumentStore store, IOptions<JobsOptions> o
         IReadOnlyList<JobStatusView> due;
         await using (var query = store.QuerySession())
             due = await query.Query<JobStatusView>().Where(v => v.AnyTenant() && v.FinishedAt < cutoff).OrderBy(v => v.FinishedAt).Take(BatchSize).ToListAsync(ct);
-        foreach (var tenant in due.GroupBy(v => v.TenantId))
-        {
-            await using var session = store.LightweightSession(tenant.Key);
-            foreach (var job in tenant)
-            {
-                session.Events.ArchiveStream(job.Id);
-                session.Delete<JobStatusView>(job.Id);
-                session.Delete<JobResultView>(job.Id);
-            }
-            await session.SaveChangesAsync(ct);
-        }
+        await streams.Archive(due, ct);
         if (due.Count > 0)
             logger.LogInformation("Archived {Count} jobs that finished before {Cutoff:O}.", due.Count, cutoff);
         return due.Count;

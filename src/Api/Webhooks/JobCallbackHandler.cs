@@ -6,13 +6,10 @@ using EventSourced.Api.Jobs.Status;
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
-using JasperFx;
+using EventSourced.Scheduling;
 using Marten;
 using Microsoft.Extensions.Options;
-using Wolverine;
 using Wolverine.ErrorHandling;
-using Wolverine.Marten;
-using Wolverine.Runtime;
 using Wolverine.Runtime.Handlers;
 
 namespace EventSourced.Api.Webhooks;
@@ -45,7 +42,7 @@ public static class JobCallbackHandler
     }
 
     public static async Task Handle(
-        JobCallbackDue due, IDocumentStore store, IWolverineRuntime runtime, CallbackSender sender, IOptions<WebhookOptions> options,
+        JobCallbackDue due, IDocumentStore store, JobStreams streams, CallbackSender sender, IOptions<WebhookOptions> options,
         TimeProvider clock, PublicUrls urls, CancellationToken ct)
     {
         // No request to take a host from: the URLs in a callback are absolute only with Api:PublicBaseUrl set.
@@ -62,30 +59,8 @@ public static class JobCallbackHandler
         var now = clock.GetUtcNow();
         var retryAt = Callbacks.RetryDelay(due.Attempt, options.Value.Retries, Random.Shared.NextDouble()) is { } delay ? now + delay : (DateTimeOffset?)null;
         var outcome = Callbacks.Outcome(due.JobId, messageId, due.Version, due.Attempt, statusCode, error, retryAt, now);
-        for (var conflicts = 0; ; conflicts++)
-        {
-            await using var session = store.LightweightSession(due.TenantId);
-            var outbox = new MartenOutbox(runtime, session);
-            session.CorrelationId = Job.CorrelationOf(view.Id, view.CorrelationId);
-            session.CausationId = messageId;
-            session.LastModifiedBy = "webhooks";
-            session.Events.Append(due.JobId, outcome);
-            if (outcome is JobEvent.WebhookAttempted attempted)
-                await outbox.ScheduleAsync(due with { Attempt = due.Attempt + 1 }, attempted.RetryAt, new DeliveryOptions { TenantId = due.TenantId });
-            try
-            {
-                await FeedHorizon.OpenTransactionBeforeNumbering(session, ct);
-                await session.SaveChangesAsync(ct);
-                return;
-            }
-            catch (ConcurrencyException)
-            {
-                // The job moved meanwhile (its runner reported, another callback recorded): the record goes after that, not
-                // instead of it, and is never given up, or the next attempt would go with it. Callbacks of one job race each
-                // other (16 run at once), so each waits a random moment before trying again rather than all at once.
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(0, 5 * Math.Min(conflicts + 1, 20))), clock, ct);
-            }
-        }
+        var next = outcome is JobEvent.WebhookAttempted attempted ? new ScheduledMessage(due with { Attempt = due.Attempt + 1 }, attempted.RetryAt, due.TenantId) : null;
+        await streams.RecordCallback(view, outcome, new EventMetadata(CausationId: messageId, Actor: "webhooks"), next, ct);
     }
 
     /// <summary>The job as it stood at the callback's event, and the JSON body that says so.</summary>

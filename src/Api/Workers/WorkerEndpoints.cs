@@ -12,7 +12,6 @@ using FluentValidation;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
-using Wolverine;
 using Wolverine.Http;
 using static EventSourced.Domain.Jobs.JobCommand;
 
@@ -120,8 +119,8 @@ public static class WorkerEndpoints
     [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
     [Problems(StatusCodes.Status409Conflict, "progress_backwards")]
     [Problems(StatusCodes.Status422UnprocessableEntity, "progress_out_of_range")]
-    public static Task<IResult> Progress(Guid id, HttpContext http, IValidator<ProgressRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
-        AsHolder(id, http, validator, leases, bus, finishes: false, (request, holder) => new ReportProgress(holder.Attempt, request.Percent!.Value, request.Message), ct);
+    public static Task<IResult> Progress(Guid id, HttpContext http, IValidator<ProgressRequest> validator, [FromServices] JobLeases leases, [FromServices] JobStreams streams, CancellationToken ct) =>
+        AsHolder(id, http, validator, leases, streams, finishes: false, (request, holder) => new ReportProgress(holder.Attempt, request.Percent!.Value, request.Message), ct);
 
     [Authorize(Policy = AccessPolicies.Work)]
     [WolverinePost("/workers/jobs/{id:guid}/complete", OperationId = "CompleteJob")]
@@ -131,8 +130,8 @@ public static class WorkerEndpoints
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]
     [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
     [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
-    public static Task<IResult> Complete(Guid id, HttpContext http, IValidator<CompleteRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
-        AsHolder(id, http, validator, leases, bus, finishes: true,
+    public static Task<IResult> Complete(Guid id, HttpContext http, IValidator<CompleteRequest> validator, [FromServices] JobLeases leases, [FromServices] JobStreams streams, CancellationToken ct) =>
+        AsHolder(id, http, validator, leases, streams, finishes: true,
             (request, holder) => new CompleteJob(holder.Attempt, request.Result!.Value, request.ContentType ?? "application/json"), ct);
 
     [Authorize(Policy = AccessPolicies.Work)]
@@ -145,8 +144,8 @@ public static class WorkerEndpoints
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]
     [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
     [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
-    public static Task<IResult> Fail(Guid id, HttpContext http, IValidator<FailRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
-        AsHolder(id, http, validator, leases, bus, finishes: true,
+    public static Task<IResult> Fail(Guid id, HttpContext http, IValidator<FailRequest> validator, [FromServices] JobLeases leases, [FromServices] JobStreams streams, CancellationToken ct) =>
+        AsHolder(id, http, validator, leases, streams, finishes: true,
             (request, holder) => new FailAttempt(holder.Attempt, request.ErrorCode!, request.ErrorMessage!, Random.Shared.NextDouble(), request.Retryable ?? true), ct);
 
     /// <summary>Give the job back unfinished, or confirm a cancellation the heartbeat announced.</summary>
@@ -158,8 +157,8 @@ public static class WorkerEndpoints
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]
     [Problems(StatusCodes.Status409Conflict, "lease_not_held", "lease_expired", "attempt_superseded", "job_already_finished", "job_not_processing", "concurrent_change")]
     [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
-    public static Task<IResult> Release(Guid id, HttpContext http, IValidator<ReleaseRequest> validator, [FromServices] JobLeases leases, IMessageBus bus, CancellationToken ct) =>
-        AsHolder(id, http, validator, leases, bus, finishes: true,
+    public static Task<IResult> Release(Guid id, HttpContext http, IValidator<ReleaseRequest> validator, [FromServices] JobLeases leases, [FromServices] JobStreams streams, CancellationToken ct) =>
+        AsHolder(id, http, validator, leases, streams, finishes: true,
             (request, holder) => new ReleaseJob(holder.Attempt, request.Reason ?? $"Released by {holder.Holder}."), ct);
 
     /// <summary>
@@ -167,7 +166,7 @@ public static class WorkerEndpoints
     /// the job's tenant, as the lease's holder; a command that <paramref name="finishes"/> the attempt gives the lease up.
     /// </summary>
     private static async Task<IResult> AsHolder<T>(
-        Guid id, HttpContext http, IValidator<T> validator, JobLeases leases, IMessageBus bus, bool finishes, Func<T, LeaseHolder, JobCommand> command, CancellationToken ct)
+        Guid id, HttpContext http, IValidator<T> validator, JobLeases leases, JobStreams streams, bool finishes, Func<T, LeaseHolder, JobCommand> command, CancellationToken ct)
         where T : class, IFromLeaseHolder
     {
         var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct);
@@ -178,8 +177,7 @@ public static class WorkerEndpoints
         if (holder.Check != LeaseCheck.Held)
             return holder.Check == LeaseCheck.Expired ? LeaseExpired() : LeaseNotHeld();
 
-        var changed = await bus.InvokeForTenantAsync<JobChanged>(holder.TenantId,
-            new ChangeJob(id, command(request, holder), null, RequestMetadata.Of(http)), ct);
+        var changed = (await streams.Execute(id, holder.TenantId, command(request, holder), RequestMetadata.Of(http), ct)).Job;
         if (finishes)
             await leases.Release(id, token, CancellationToken.None);
         return TypedResults.Ok(new WorkerOutcome(JobDecider.Name(changed.State.Status), changed.State.Attempt, changed.Version, changed.State.CancellationRequested));

@@ -4,9 +4,9 @@ using EventSourced.Api.Errors;
 using EventSourced.Api.Http;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
+using EventSourced.Scheduling;
 using FluentValidation;
 using Microsoft.AspNetCore.Authorization;
-using Wolverine;
 using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.Cancel;
@@ -33,7 +33,7 @@ public static class CancelJobEndpoint
     [Problems(StatusCodes.Status409Conflict, "job_already_finished", "concurrent_change")]
     [Problems(StatusCodes.Status412PreconditionFailed, "version_mismatch")]
     [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
-    public static async Task<IResult> Cancel(Guid id, HttpContext http, IMessageBus bus, IValidator<ReasonRequest> validator, CancellationToken ct)
+    public static async Task<IResult> Cancel(Guid id, HttpContext http, JobStreams streams, IValidator<ReasonRequest> validator, CancellationToken ct)
     {
         // No job has the empty id, and the event store takes no stream by it (a 500, before this).
         if (id == Guid.Empty)
@@ -44,8 +44,7 @@ public static class CancelJobEndpoint
         if (problem is not null)
             return problem;
 
-        var changed = await bus.InvokeForTenantAsync<JobChanged>(tenant,
-            new ChangeJob(id, new JobCommand.CancelJob(request!.Reason), expectedVersion, RequestMetadata.Of(http)), ct);
+        var changed = (await streams.Execute(id, tenant, new JobCommand.CancelJob(request!.Reason), RequestMetadata.Of(http), ct, ifMatch: expectedVersion)).Job;
         http.Response.Headers.ETag = JobLinks.ETag(changed.Version);
         return TypedResults.Accepted(JobLinks.For(http).Status(id),
             new CancelAccepted(id, JobDecider.Name(changed.State.Status), changed.State.CancellationRequested, changed.Version));

@@ -5,9 +5,9 @@ using EventSourced.Api.Http;
 using EventSourced.Api.JobTypes;
 using EventSourced.Api.Tenancy;
 using EventSourced.Domain.Jobs;
+using EventSourced.Scheduling;
 using FluentValidation;
 using Microsoft.AspNetCore.Authorization;
-using Wolverine;
 using Wolverine.Http;
 
 namespace EventSourced.Api.Jobs.Retry;
@@ -30,7 +30,7 @@ public static class RetryJobEndpoint
     [Problems(StatusCodes.Status409Conflict, "job_not_failed", "concurrent_change")]
     [Problems(StatusCodes.Status503ServiceUnavailable, "read_model_rebuilding")]
     public static async Task<IResult> Retry(
-        Guid id, HttpContext http, IMessageBus bus, IValidator<RedriveRequest> validator, JobTypeRegistry types, TimeProvider clock, CancellationToken ct)
+        Guid id, HttpContext http, JobStreams streams, IValidator<RedriveRequest> validator, JobTypeRegistry types, TimeProvider clock, CancellationToken ct)
     {
         // No job has the empty id, and the event store takes no stream by it (a 500, before this).
         if (id == Guid.Empty)
@@ -40,8 +40,8 @@ public static class RetryJobEndpoint
         if (problem is not null)
             return problem;
 
-        var changed = await bus.InvokeForTenantAsync<JobChanged>(tenant,
-            new ChangeJob(id, new JobCommand.RedriveJob(request!.Reason, request.MaxAttempts, request.TimeoutSeconds), null, RequestMetadata.Of(http)), ct);
+        var changed = (await streams.Execute(
+            id, tenant, new JobCommand.RedriveJob(request!.Reason, request.MaxAttempts, request.TimeoutSeconds), RequestMetadata.Of(http), ct)).Job;
         http.Response.Headers.ETag = JobLinks.ETag(changed.Version);
         // A redriven job starts afresh: it is polled as a young one.
         var now = clock.GetUtcNow();

@@ -7,8 +7,8 @@ using EventSourced.Api.JobTypes;
 using EventSourced.Api.Tenancy;
 using EventSourced.Api.Webhooks;
 using EventSourced.Domain.Jobs;
-using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
+using EventSourced.Scheduling;
 using ExistingStreamIdCollisionException = Marten.Exceptions.ExistingStreamIdCollisionException;
 using FluentValidation;
 using Microsoft.AspNetCore.Authorization;
@@ -120,7 +120,7 @@ public static class SubmitJobEndpoints
 }
 
 public sealed class JobSubmissions(
-    GroupCommit commits, JobQueries queries, JobLookup lookup, JobTypeRegistry types, IValidator<SubmitJobRequest> validator, IOptions<WebhookOptions> webhooks,
+    JobStreams streams, JobQueries queries, JobLookup lookup, JobTypeRegistry types, IValidator<SubmitJobRequest> validator, IOptions<WebhookOptions> webhooks,
     TimeProvider clock, StreamTokens tokens)
 {
     private static readonly JsonSerializerOptions Canonical = new(JsonBody.Strict)
@@ -156,17 +156,14 @@ public sealed class JobSubmissions(
         for (var generation = 0; ; generation++)
         {
             var jobId = Idempotency.JobId(tenant, key, generation);
-            var metadata = RequestMetadata.Of(http) with { CorrelationId = Job.CorrelationOf(jobId, request.CorrelationId) };
-            var now = clock.GetUtcNow();
-            var submitted = JobDecider.Decide(
-                new JobCommand.SubmitJob(jobId, type.Name, request.Input!.Value, request.CallbackUrl, request.CorrelationId, fingerprint, key,
+            var submit = new JobCommand.SubmitJob(jobId, type.Name, request.Input!.Value, request.CallbackUrl, request.CorrelationId, fingerprint, key,
                     request.MaxAttempts ?? type.MaxAttempts, request.TimeoutSeconds ?? (int)Math.Ceiling(type.Timeout.TotalSeconds), type.Backoff,
-                    generation, request.CallbackEvents),
-                null, now);
+                    generation, request.CallbackEvents);
             try
             {
-                await commits.Append(new StreamAppend(jobId, tenant, 0, [.. submitted], metadata, typeof(Job)), ct);
-                return await Accepted(jobId, Job.Fold(submitted)!, runAfter: now, createdAt: now, type, http, replayed: false, now);
+                var submitted = await streams.Submit(submit, tenant, RequestMetadata.Of(http), ct);
+                var at = submitted.Events[0].At;
+                return await Accepted(jobId, submitted.Job.State, runAfter: at, createdAt: at, type, http, replayed: false, at);
             }
             catch (ExistingStreamIdCollisionException)
             {
@@ -177,7 +174,7 @@ public sealed class JobSubmissions(
                 if (existing is null)
                     throw new InvalidOperationException($"Job {jobId} exists but has no status.");
                 return existing.Fingerprint == fingerprint
-                    ? await Accepted(jobId, existing.State, existing.RunAfter, existing.CreatedAt, type, http, replayed: true, now)
+                    ? await Accepted(jobId, existing.State, existing.RunAfter, existing.CreatedAt, type, http, replayed: true, clock.GetUtcNow())
                     : Problems.Problem(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused",
                         "This Idempotency-Key was used for a different request.",
                         $"Job {jobId} was submitted with this key and another body. Use a new key for new work.",

@@ -2,10 +2,10 @@
 #pragma warning disable
 using EventSourced.Api.Http;
 using EventSourced.Api.Webhooks;
+using EventSourced.Scheduling;
 using Marten;
 using Microsoft.Extensions.Options;
 using System;
-using Wolverine.Runtime;
 
 namespace Internal.Generated.WolverineHandlers
 {
@@ -15,19 +15,19 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly EventSourced.Api.Http.PublicUrls _publicUrls;
         private readonly EventSourced.Api.Webhooks.CallbackSender _callbackSender;
+        private readonly EventSourced.Scheduling.JobStreams _jobStreams;
         private readonly Marten.IDocumentStore _documentStore;
         private readonly Microsoft.Extensions.Options.IOptions<EventSourced.Api.Webhooks.WebhookOptions> _optionsOfWebhookOptions;
         private readonly System.TimeProvider _timeProvider;
-        private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public JobCallbackDueHandler1717818309(EventSourced.Api.Http.PublicUrls publicUrls, EventSourced.Api.Webhooks.CallbackSender callbackSender, Marten.IDocumentStore documentStore, Microsoft.Extensions.Options.IOptions<EventSourced.Api.Webhooks.WebhookOptions> optionsOfWebhookOptions, System.TimeProvider timeProvider, Wolverine.Runtime.IWolverineRuntime wolverineRuntime)
+        public JobCallbackDueHandler1717818309(EventSourced.Api.Http.PublicUrls publicUrls, EventSourced.Api.Webhooks.CallbackSender callbackSender, EventSourced.Scheduling.JobStreams jobStreams, Marten.IDocumentStore documentStore, Microsoft.Extensions.Options.IOptions<EventSourced.Api.Webhooks.WebhookOptions> optionsOfWebhookOptions, System.TimeProvider timeProvider)
         {
             _publicUrls = publicUrls;
             _callbackSender = callbackSender;
+            _jobStreams = jobStreams;
             _documentStore = documentStore;
             _optionsOfWebhookOptions = optionsOfWebhookOptions;
             _timeProvider = timeProvider;
-            _wolverineRuntime = wolverineRuntime;
         }
 
         public override async System.Threading.Tasks.Task HandleAsync(Wolverine.Runtime.MessageContext context, System.Threading.CancellationToken cancellation)
@@ -39,7 +39,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "EventSourced.Api.Webhooks.JobCallbackHandler");
             
             // The actual message execution
-            await EventSourced.Api.Webhooks.JobCallbackHandler.Handle(jobCallbackDue, _documentStore, _wolverineRuntime, _callbackSender, _optionsOfWebhookOptions, _timeProvider, _publicUrls, cancellation).ConfigureAwait(false);
+            await EventSourced.Api.Webhooks.JobCallbackHandler.Handle(jobCallbackDue, _documentStore, _jobStreams, _callbackSender, _optionsOfWebhookOptions, _timeProvider, _publicUrls, cancellation).ConfigureAwait(false);
         }
     }
 

@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
 using Wolverine.Http;
-using Wolverine.Runtime;
 
 namespace Internal.Generated.WolverineHandlers
 {
@@ -16,22 +15,20 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly EventSourced.Scheduling.JobLeases _jobLeases;
+        private readonly EventSourced.Scheduling.JobStreams _jobStreams;
         private readonly FluentValidation.IValidator<EventSourced.Api.Workers.ReleaseRequest> _validatorOfReleaseRequest;
-        private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_workers_jobs_id_release(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, EventSourced.Scheduling.JobLeases jobLeases, FluentValidation.IValidator<EventSourced.Api.Workers.ReleaseRequest> validatorOfReleaseRequest, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_workers_jobs_id_release(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, EventSourced.Scheduling.JobLeases jobLeases, EventSourced.Scheduling.JobStreams jobStreams, FluentValidation.IValidator<EventSourced.Api.Workers.ReleaseRequest> validatorOfReleaseRequest) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _jobLeases = jobLeases;
+            _jobStreams = jobStreams;
             _validatorOfReleaseRequest = validatorOfReleaseRequest;
-            _wolverineRuntime = wolverineRuntime;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
         {
-            var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "EventSourced.Api.Workers.WorkerEndpoints").SetTag("http.route", "/workers/jobs/{id:guid}/release").SetTag("http.request.method", "POST");
-            Wolverine.Http.Runtime.RequestIdMiddleware.Apply(httpContext, messageContext);
             string id_rawValue = (string?)httpContext.GetRouteValue("id");
             System.Guid id = default;
 
@@ -46,12 +43,9 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await EventSourced.Api.Workers.WorkerEndpoints.Release(id, httpContext, _validatorOfReleaseRequest, _jobLeases, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await EventSourced.Api.Workers.WorkerEndpoints.Release(id, httpContext, _validatorOfReleaseRequest, _jobLeases, _jobStreams, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
-            
-            // Have to flush outgoing messages just in case Marten did nothing because of https://github.com/JasperFx/wolverine/issues/536
-            await messageContext.FlushOutgoingMessagesAsync().ConfigureAwait(false);
         }
     }
 
