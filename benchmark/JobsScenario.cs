@@ -21,11 +21,13 @@ namespace EventSourced.Benchmark;
 /// </summary>
 public static class JobsScenario
 {
-    private static readonly int BurstJobs = int.Parse(Environment.GetEnvironmentVariable("BENCH_JOBS") ?? "20000", CultureInfo.InvariantCulture);
+    internal static readonly int BurstJobs = int.Parse(Environment.GetEnvironmentVariable("BENCH_JOBS") ?? "20000", CultureInfo.InvariantCulture);
 
-    private static readonly int[] Rates = (Environment.GetEnvironmentVariable("BENCH_JOB_RATES") ?? "200,1000").Split(',').Select(int.Parse).ToArray();
+    internal static readonly int[] Rates = (Environment.GetEnvironmentVariable("BENCH_JOB_RATES") ?? "200,1000").Split(',').Select(int.Parse).ToArray();
 
     private const string Input = """{"fileId":"bench","steps":1,"stepMs":0}""";
+
+    private static readonly string UnfinishedJobs = $"SELECT count(*) FROM jobs.mt_doc_job_status WHERE status NOT IN ('{JobStatus.Completed}', '{JobStatus.Failed}', '{JobStatus.Cancelled}')";
 
     public static async Task Run(BenchSettings settings)
     {
@@ -100,19 +102,19 @@ public static class JobsScenario
         }
     }
 
-    /// <summary>Jobs not yet finished.</summary>
-    private static async Task<long> Unfinished(BenchSettings settings)
+    /// <summary>Jobs not yet finished: ours, or a peer's by its own <paramref name="query"/>.</summary>
+    internal static async Task<long> Unfinished(BenchSettings settings, string? query = null)
     {
         await using var db = new NpgsqlConnection(settings.ConnectionString);
         await db.OpenAsync();
-        return (long)(await new NpgsqlCommand($"SELECT count(*) FROM jobs.mt_doc_job_status WHERE status NOT IN ('{JobStatus.Completed}', '{JobStatus.Failed}', '{JobStatus.Cancelled}')", db).ExecuteScalarAsync())!;
+        return (long)(await new NpgsqlCommand(query ?? UnfinishedJobs, db).ExecuteScalarAsync())!;
     }
 
     /// <summary>Waits until at most <paramref name="left"/> jobs are unfinished; false when <paramref name="patience"/> ran out first.</summary>
-    private static async Task<bool> WaitUntilFinished(BenchSettings settings, long left, TimeSpan patience)
+    internal static async Task<bool> WaitUntilFinished(BenchSettings settings, long left, TimeSpan patience, string? query = null)
     {
         var clock = Stopwatch.StartNew();
-        while (await Unfinished(settings) > left)
+        while (await Unfinished(settings, query) > left)
         {
             if (clock.Elapsed > patience)
                 return false;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 
@@ -38,13 +39,24 @@ public sealed class Latencies
 
 public static class Report
 {
+    /// <summary>Every figure reported so far in this run, by scenario and key.</summary>
+    private static readonly ConcurrentDictionary<(string Scenario, string Key), double> Figures = new();
+
     /// <summary>One line per scenario, as the README and the issue ask: RESULT scenario=... key=value ...</summary>
     public static void Result(string scenario, params (string Key, object Value)[] values)
     {
+        foreach (var (key, value) in values)
+        {
+            if (double.TryParse(Format(value), CultureInfo.InvariantCulture, out var figure))
+                Figures[(scenario, key)] = figure;
+        }
         var line = "RESULT scenario=" + scenario + string.Concat(values.Select(v => " " + v.Key + "=" + Format(v.Value)));
         Console.WriteLine(line);
         File.AppendAllText(Path.Combine(Environment.GetEnvironmentVariable("BENCH_OUT") ?? ".", "results.txt"), line + Environment.NewLine);
     }
+
+    /// <summary>A figure that an earlier scenario of this run reported, to print a peer's beside it; null when that scenario did not run.</summary>
+    public static double? Reported(string scenario, string key) => Figures.TryGetValue((scenario, key), out var figure) ? figure : null;
 
     public static string Format(object value) => value switch
     {

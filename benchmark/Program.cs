@@ -21,6 +21,8 @@ if (settings.Runs("fairness"))
     await FairnessScenario.Run(await settings.WithFreshDatabase("bench_fairness"));
 if (settings.Runs("jobs"))
     await JobsScenario.Run(await settings.WithFreshDatabase("bench_jobs"));
+if (settings.Runs("peers"))
+    await PeersScenario.Run(settings);
 if (settings.Runs("rebuild"))
     await RebuildScenario.Run(await settings.WithFreshDatabase("bench_rebuild"));
 if (settings.Runs("archive"))
