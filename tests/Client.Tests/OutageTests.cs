@@ -2,11 +2,12 @@ using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using System.Text.Json;
 using EventSourced.TestSupport;
+using Xunit.Abstractions;
 
 namespace EventSourced.Client.Tests;
 
 /// <summary>The service goes away while a client works with it: its database is unreachable, or its process is killed and started again.</summary>
-public sealed class OutageTests(Service service) : IClassFixture<Service>
+public sealed class OutageTests(Service service, ITestOutputHelper output) : IClassFixture<Service>
 {
     [Fact]
     public async Task A_submission_answered_503_while_the_database_is_away_is_retried_with_the_same_key_until_it_is_taken()
@@ -53,7 +54,10 @@ public sealed class OutageTests(Service service) : IClassFixture<Service>
         await Eventually.Get(() => Task.FromResult(watched.OfType<JobEvent.Progressed>().Count()), n => n == 1, "the watch to see 30 %");
 
         await service.KillAndRestart();
+        var sinceRestart = System.Diagnostics.Stopwatch.StartNew();
         await Report(job.Id, "progress", new { leaseToken = token, percent = 60 });
+        await Eventually.Get(() => Task.FromResult(watched.OfType<JobEvent.Progressed>().Count()), n => n == 2, "the watch to see 60 %");
+        output.WriteLine($"The watch had the first event after the restart {sinceRestart.ElapsedMilliseconds} ms after the service was healthy again.");
         await Report(job.Id, "complete", new { leaseToken = token, result = new { url = "https://cdn.example/t.png" } });
         await watch;
 
