@@ -1,0 +1,73 @@
+using EventSourced.TestSupport;
+
+namespace EventSourced.Client.Tests;
+
+/// <summary>
+/// The real service as a process of its own (Kestrel on a free port) on a fresh database, with an API key made by the
+/// operator's command, callbacks signed during a rotation (two secrets), and external job types that only a test moves
+/// on: "manual" (the test claims it as a worker) and "parked" (nobody claims it: it stays queued).
+/// </summary>
+public sealed class Service : IAsyncLifetime
+{
+    /// <summary>The Standard Webhooks test vector's secret, here the one being rotated out.</summary>
+    public const string OldSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    public const string NewSecret = "whsec_c2VydmljZS1zaWducy13aXRoLXRoaXMtbmV3LWtleQ==";
+
+    private readonly int _port = ApiProcess.FreePort();
+    private Dictionary<string, string?> _settings = [];
+
+    public TestDatabase Database { get; } = new();
+    public ApiProcess Api { get; private set; } = null!;
+    public string Key { get; private set; } = "";
+    public Uri BaseAddress => Api.BaseAddress;
+
+    public async Task InitializeAsync()
+    {
+        await Database.InitializeAsync();
+        _settings = new Dictionary<string, string?>
+        {
+            ["DATABASE_URL"] = Database.ConnectionString,
+            ["Runner__PollInterval"] = "00:00:00.200",
+            ["Webhooks__Secrets__default"] = $"{NewSecret} {OldSecret}",
+            ["Webhooks__AllowedHosts__0"] = "127.0.0.1",
+            ["Jobs__Types__manual__External"] = "true",
+            ["Jobs__Types__parked__External"] = "true",
+            ["Access__RequestsPerSecond"] = "1000000",
+            ["Access__Burst"] = "1000000",
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        var (exitCode, output) = await ApiProcess.RunCommand(_settings, "keys", "create", "--tenant", "default", "--role", "client,worker,auditor,admin", "--job-types", "*");
+        Assert.True(exitCode == 0, output);
+        Key = output.Split('\n', StringSplitOptions.TrimEntries).Single(l => l.StartsWith("esk_", StringComparison.Ordinal));
+        Api = await ApiProcess.StartHealthy(_settings, _port);
+    }
+
+    /// <summary>Kills the service (as kill -9 would) and starts it again on the same address and database.</summary>
+    public async Task KillAndRestart()
+    {
+        await Api.DisposeAsync();
+        Api = await ApiProcess.StartHealthy(_settings, _port);
+    }
+
+    /// <summary>A client of the service with the key, whose traffic goes through <paramref name="traffic"/> when given.</summary>
+    public JobsClient Client(Traffic? traffic = null, RetryPolicy? retry = null) =>
+        new(Http(traffic), new JobsClientOptions { BaseAddress = BaseAddress, ApiKey = Key, Retry = retry ?? Fast });
+
+    /// <summary>Plain HTTP with the key: what a worker or a test sends by hand.</summary>
+    public HttpClient Http(Traffic? traffic = null)
+    {
+        var http = traffic is null ? new HttpClient() : new HttpClient(traffic);
+        http.BaseAddress = BaseAddress;
+        http.DefaultRequestHeaders.Authorization = new("Bearer", Key);
+        return http;
+    }
+
+    /// <summary>Retries as the defaults do, but with short waits: tests wait for things to happen, not for backoff.</summary>
+    public static RetryPolicy Fast => new() { MaxAttempts = 20, BaseDelay = TimeSpan.FromMilliseconds(50), MaxDelay = TimeSpan.FromSeconds(2) };
+
+    public async Task DisposeAsync()
+    {
+        await Api.DisposeAsync();
+        await Database.DisposeAsync();
+    }
+}
