@@ -26,8 +26,8 @@ public static class ReferencePage
 
     /// <summary>
     /// What the page needs, and no more: its scripts from here, its inline script only with the nonce made for this answer,
-    /// and the setting above by its hash; no eval; styles from here and the ones its script writes into the page (Vue's, in style elements and attributes);
-    /// images from here or inline (its icons); calls to this service only.
+    /// and the setting above by its hash; no eval; styles from here and the ones its script writes into the page (Vue's,
+    /// in style elements and attributes); images and calls to this service only; no framing.
     /// </summary>
     private static string Policy(HttpContext http) => string.Join("; ",
         "default-src 'none'",
