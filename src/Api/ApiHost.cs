@@ -91,6 +91,7 @@ public static class ApiHost
         app.MapSubmitRoutes(app.Services.GetRequiredService<JobTypeRegistry>());
         app.MapContract();
         app.MapAsyncApiDocument();
+        app.MapReferencePage();
         return app;
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using EventSourced.Api.Contract;
+using EventSourced.Api.Http;
 using EventSourced.TestSupport;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,7 +18,10 @@ public sealed class OpenApiTests(ApiFixture api) : IClassFixture<ApiFixture>
 {
     private static readonly string CommittedCopy = Path.Combine(Repository.Root.FullName, "docs", "api", "openapi.json");
 
-    /// <summary>Routes that are not the API but documents about it (the AsyncAPI one describes the event streams this one points to).</summary>
+    /// <summary>
+    /// Routes that are not the API but documents about it (the AsyncAPI one describes the event streams this one points to);
+    /// the reference page's routes are known by their page policy.
+    /// </summary>
     private static readonly string[] NotInTheContract = [ContractModule.DocumentRoute, AsyncApiDocument.Route];
 
     [Fact]
@@ -75,7 +79,7 @@ public sealed class OpenApiTests(ApiFixture api) : IClassFixture<ApiFixture>
     internal static HashSet<string> Routes(ApiFixture api) =>
     [
         .. api.Host.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
-            .Where(e => !NotInTheContract.Contains(e.RoutePattern.RawText))
+            .Where(e => !NotInTheContract.Contains(e.RoutePattern.RawText) && e.Metadata.GetMetadata<PageSecurityPolicy>() is null)
             .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"])
                 .Select(m => $"{m} /{string.Join("/", e.RoutePattern.PathSegments.Select(Segment))}")),
     ];

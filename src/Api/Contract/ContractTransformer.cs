@@ -28,7 +28,7 @@ public static class ContractHeaders
         ["Feed-Horizon"] = ("The global sequence number the export stops at (the feed's high-water mark).", JsonSchemaType.Integer),
         ["webhook-id"] = ("Standard Webhooks: the message id, the same on every retry.", JsonSchemaType.String),
         ["webhook-timestamp"] = ("Standard Webhooks: Unix seconds when it was signed.", JsonSchemaType.String),
-        ["webhook-signature"] = ("Standard Webhooks: v1,<base64 HMAC-SHA256>, space-separated.", JsonSchemaType.String),
+        ["webhook-signature"] = ("Standard Webhooks: `v1,<base64 HMAC-SHA256>`, space-separated.", JsonSchemaType.String),
     };
 }
 
@@ -254,7 +254,7 @@ public sealed class ContractTransformer(IAuthorizationPolicyProvider policies) :
         document.Components.SecuritySchemes[BearerScheme] = new OpenApiSecurityScheme
         {
             Type = SecuritySchemeType.Http, Scheme = "bearer",
-            Description = "An API key (esk_...): Authorization: Bearer <key>. A key belongs to one tenant and has roles: "
+            Description = "An API key (`esk_...`): `Authorization: Bearer <key>`. A key belongs to one tenant and has roles: "
                 + "client, worker, auditor, admin. Each operation's security lists the roles it lets in (any one of them).",
         };
         document.Components.SecuritySchemes[StreamTokenScheme] = new OpenApiSecurityScheme
