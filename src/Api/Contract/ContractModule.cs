@@ -27,6 +27,7 @@ public static class ContractModule
             }
             return Task.CompletedTask;
         });
+        options.AddSchemaTransformer(ValidatorSchemas.Transform);
         options.AddDocumentTransformer((document, context, _) =>
         {
             document.Info.Title = "EventSourced jobs";
