@@ -107,6 +107,8 @@ public sealed class ApiProcess : IAsyncDisposable
         try
         {
             await api.WaitUntilHealthy();
+            // Asked now, so that a test's first request (timed against a job's steps, say) does not wait for the document.
+            await api.Contract(CancellationToken.None);
             return api;
         }
         catch
