@@ -12,7 +12,7 @@ public sealed class BlackBoxTests(TestDatabase db) : IClassFixture<TestDatabase>
     {
         var settings = new Dictionary<string, string?> { ["DATABASE_URL"] = db.ConnectionString };
         await using var server = await ApiProcess.StartHealthy(settings);
-        using var anonymous = new HttpClient { BaseAddress = server.BaseAddress };
+        using var anonymous = server.CreateClient();
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostJson("/transcodes", """{"fileId":"black-box"}""", "black-box-0")).StatusCode);
         using var client = await server.ClientWithKey(settings);
 

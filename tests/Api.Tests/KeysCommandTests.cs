@@ -17,7 +17,7 @@ public sealed class KeysCommandTests(TestDatabase db) : IClassFixture<TestDataba
         Assert.True(created == 0, output);
         var key = output.Split('\n', StringSplitOptions.TrimEntries).Single(l => l.StartsWith("esk_", StringComparison.Ordinal));
         var id = key[4..16];
-        using var client = new HttpClient { BaseAddress = server.BaseAddress };
+        using var client = server.CreateClient();
         client.DefaultRequestHeaders.Authorization = new("Bearer", key);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/events")).StatusCode);
 

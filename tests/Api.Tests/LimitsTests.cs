@@ -134,7 +134,7 @@ public sealed class LimitsTests(ApiForLimits api) : IClassFixture<ApiForLimits>
         {
             ["DATABASE_URL"] = api.Database.ConnectionString, ["Runner__Enabled"] = "false",
         });
-        using var client = new HttpClient { BaseAddress = server.BaseAddress };
+        using var client = server.CreateClient();
         // Past Kestrel's own defaults too (32 KiB of headers, 8 KiB of request line), which it now leaves to us.
         var headers = new HttpRequestMessage(HttpMethod.Get, "/health") { Headers = { { "X-Padding", new string('p', 40 * 1024) } } };
 

@@ -78,7 +78,8 @@ public sealed class EventSourceUrlTests(TestDatabase db) : IClassFixture<TestDat
         var eventsUrl = (await (await client.PostJson("/transcodes", """{"fileId":"node-client","steps":2,"stepMs":10}""", "event-source-1")).Json()).Str("eventsUrl");
 
         // As Node's EventSource would: the URL as it came, no base address, no key (the token in the URL stands in for it).
-        using var fresh = new HttpClient();
+        using var fresh = server.CreateClient();
+        fresh.BaseAddress = null;
         await using var stream = await SseStream.Open(fresh, eventsUrl);
 
         Assert.Equal(HttpStatusCode.OK, stream.Response.StatusCode);

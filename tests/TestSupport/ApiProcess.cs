@@ -37,6 +37,31 @@ public sealed class ApiProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A client of this server (or of a proxy in front of it, <paramref name="through"/>) whose every answer is checked against the
+    /// OpenAPI document the server serves, as the in-process tests' clients are: a documented status for the route, a problem code
+    /// that status lists, a body that matches its schema. A breach fails the request with what was wrong.
+    /// </summary>
+    public HttpClient CreateClient(Uri? through = null, HttpMessageHandler? handler = null) =>
+        new(new ContractCheckingHandler(Contract) { InnerHandler = handler ?? new SocketsHttpHandler() }) { BaseAddress = through ?? BaseAddress };
+
+    /// <summary>The document this server serves at /openapi/v1.json (asked once, straight from the server).</summary>
+    public Task<ContractCheck> Contract(CancellationToken ct)
+    {
+        lock (_output)
+        {
+            return _contract ??= Fetch();
+        }
+
+        async Task<ContractCheck> Fetch()
+        {
+            using var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+            return new ContractCheck(await client.GetStringAsync("/openapi/v1.json", CancellationToken.None));
+        }
+    }
+
+    private Task<ContractCheck>? _contract;
+
     /// <summary>Starts the server with these settings (environment variables) and does not wait for it.</summary>
     public static ApiProcess Start(IDictionary<string, string?> settings, int? port = null, Host host = Host.Service)
     {
@@ -82,6 +107,8 @@ public sealed class ApiProcess : IAsyncDisposable
         try
         {
             await api.WaitUntilHealthy();
+            // Asked now, so that a test's first request (timed against a job's steps, say) does not wait for the document.
+            await api.Contract(CancellationToken.None);
             return api;
         }
         catch

@@ -80,7 +80,12 @@ public sealed class ContractTransformer(IAuthorizationPolicyProvider policies) :
             problems.Add((StatusCodes.Status413PayloadTooLarge, ["body_too_large"], []));
             problems.Add((StatusCodes.Status415UnsupportedMediaType, ["unsupported_media_type"], []));
         }
-        if (!anonymous)
+        if (anonymous)
+        {
+            // An empty requirement: no credentials at all (leaving security out would say nothing either way).
+            operation.Security = [new OpenApiSecurityRequirement()];
+        }
+        else
         {
             problems.Add((StatusCodes.Status401Unauthorized, ["unauthenticated", "invalid_credentials", "credential_too_long"], ["WWW-Authenticate"]));
             problems.Add((StatusCodes.Status403Forbidden, ["forbidden"], []));

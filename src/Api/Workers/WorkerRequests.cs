@@ -87,9 +87,10 @@ public sealed class CompleteRequestValidator : AbstractValidator<CompleteRequest
     {
         this.LeaseToken();
         RuleFor(r => r.Result).NotNull().WithMessage("'result' is required: any JSON, or a JSON string with a contentType.");
+        // The length unconditionally (null passes it anyway), so that the document can say it.
         RuleFor(r => r.ContentType).MaximumLength(RequestLimits.MaxNameChars)
             .Must(type => Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(type, out var parsed) && parsed.MediaType.Value!.Contains('/'))
-            .When(r => r.ContentType is not null)
+            .When(r => r.ContentType is not null, ApplyConditionTo.CurrentValidator)
             .WithMessage("'contentType' must be a media type, such as text/csv.");
         RuleFor(r => r.Result).Must(result => result!.Value.ValueKind == JsonValueKind.String)
             .When(r => r.Result is not null && r.ContentType is not null && !Jobs.Result.JobResultEndpoint.IsJson(r.ContentType))

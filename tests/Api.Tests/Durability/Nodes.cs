@@ -36,10 +36,10 @@ public static class Nodes
         return ApiProcess.StartHealthy(all, host: Host.TestHost);
     }
 
-    /// <summary>A client as a gateway in front of the nodes would pass it on: tenant default, every role.</summary>
+    /// <summary>A client as a gateway in front of the nodes would pass it on: tenant default, every role (its answers checked against the document).</summary>
     public static HttpClient Client(this ApiProcess node)
     {
-        var client = new HttpClient { BaseAddress = node.BaseAddress };
+        var client = node.CreateClient();
         client.DefaultRequestHeaders.Add("X-Tenant-Id", "default");
         client.DefaultRequestHeaders.Add("X-Roles", "client,worker,auditor,admin");
         return client;
@@ -50,7 +50,7 @@ public static class Nodes
     {
         var (exitCode, output) = await ApiProcess.RunCommand(settings, "keys", "create", "--tenant", "default", "--role", "client,worker,auditor,admin", "--job-types", "*");
         Assert.True(exitCode == 0, output);
-        var client = new HttpClient { BaseAddress = node.BaseAddress };
+        var client = node.CreateClient();
         client.DefaultRequestHeaders.Authorization = new("Bearer", output.Split('\n', StringSplitOptions.TrimEntries).Single(l => l.StartsWith("esk_", StringComparison.Ordinal)));
         return client;
     }

@@ -37,7 +37,9 @@ public sealed class SubmitJobRequestValidator : AbstractValidator<SubmitJobReque
         RuleFor(r => r.Type)
             .Must(type => types.Find(type!) is not null).When(r => r.Type is { Length: > 0 and <= RequestLimits.MaxNameChars })
             .WithMessage(r => $"Unknown job type '{r.Type}'. The types are: {string.Join(", ", types.Names.Order())}.");
-        RuleFor(r => r.Input).Must(input => input is { ValueKind: JsonValueKind.Object }).WithMessage("'input' must be a JSON object.");
+        // Not null first, with the same answer, so that the document can say the field is required.
+        RuleFor(r => r.Input).Cascade(CascadeMode.Stop).NotNull().WithMessage("'input' must be a JSON object.")
+            .Must(input => input is { ValueKind: JsonValueKind.Object }).WithMessage("'input' must be a JSON object.");
         RuleFor(r => r.CallbackUrl)
             .Must(url => Uri.TryCreate(url, UriKind.Absolute, out var uri) && string.IsNullOrEmpty(uri.UserInfo)
                 && (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && webhooks.Value.IsAllowedHost(uri.Host))))

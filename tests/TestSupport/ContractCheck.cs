@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace EventSourced.Api.Tests;
+namespace EventSourced.TestSupport;
 
 /// <summary>
 /// The served OpenAPI document as the API tests hold every answer to it: the status must be one the route's operation lists,
@@ -208,8 +208,13 @@ public sealed class ContractCheck
 }
 
 /// <summary>The check on every answer a test client receives: a breach fails the request, and so the test, with what was wrong.</summary>
-public sealed class ContractCheckingHandler(Func<ContractCheck> contract) : DelegatingHandler
+public sealed class ContractCheckingHandler(Func<CancellationToken, Task<ContractCheck>> contract) : DelegatingHandler
 {
+    public ContractCheckingHandler(Func<ContractCheck> contract)
+        : this(_ => Task.FromResult(contract()))
+    {
+    }
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
     {
         var response = await base.SendAsync(request, ct);
@@ -222,7 +227,7 @@ public sealed class ContractCheckingHandler(Func<ContractCheck> contract) : Dele
             await response.Content.LoadIntoBufferAsync(ct);
             body = await response.Content.ReadAsStringAsync(ct);
         }
-        var failure = contract().Check(request.Method.Method, request.RequestUri!.AbsolutePath, (int)response.StatusCode,
+        var failure = (await contract(ct)).Check(request.Method.Method, request.RequestUri!.AbsolutePath, (int)response.StatusCode,
             response.Content.Headers.ContentType?.ToString(), body);
         return failure is null ? response : throw new ContractBreach(failure);
     }
