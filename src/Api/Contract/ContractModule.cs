@@ -35,11 +35,13 @@ public static class ContractModule
             document.Info.Description = "Long-running jobs, accepted once, recorded as events, followed live or polled. "
                 + "The event streams are described by the AsyncAPI document at /asyncapi/v1.json.";
             document.Info.License = new OpenApiLicense { Name = "MIT", Identifier = "MIT" };
-            // Where the service answers for clients: the setting when there is one. Otherwise "/", what OpenAPI takes when servers
-            // are left out, so that clients resolve paths against the document's own host (and the committed copy does not depend
-            // on who asked for it), said out loud for linters and generators that want a server.
-            var urls = context.ApplicationServices.GetRequiredService<PublicUrls>();
-            document.Servers = [new OpenApiServer { Url = urls.Base(null) is { Length: > 0 } publicBase ? publicBase : "/" }];
+            // Where the service answers for clients: the setting when there is one. Otherwise none, which OpenAPI reads as the
+            // document's own host (and the committed copy does not depend on who asked for it). Not "/": the reference page
+            // (Scalar) sends no request to a bare relative server.
+            if (context.ApplicationServices.GetRequiredService<PublicUrls>().Base(null) is { Length: > 0 } publicBase)
+                document.Servers = [new OpenApiServer { Url = publicBase }];
+            else
+                document.Servers?.Clear();
             // Paths in order, so the document (and its committed copy) does not change with the order endpoints are found in.
             var paths = new OpenApiPaths();
             foreach (var (path, item) in document.Paths.OrderBy(p => p.Key, StringComparer.Ordinal))

@@ -32,9 +32,12 @@ public sealed class ShutdownTests(TestDatabase db) : IClassFixture<TestDatabase>
 
         a.Terminate();
 
-        Assert.Equal(0, await a.WaitForExit(Patience.Bound));
+        var exitCode = await a.WaitForExit(Patience.Bound);
+        Assert.True(exitCode == 0, $"exit code {exitCode}; node-a said:\n{a.Output}");
         // The lease was five minutes: only the hand-back lets node-b take it this soon.
-        var history = await Eventually.Get(() => Nodes.History(db.ConnectionString, id), h => h.OfType<JobStarted>().Count() == 2,
+        var history = await Nodes.History(db.ConnectionString, id);
+        Assert.True(history.OfType<JobReleased>().Any(), $"node-a exited without handing the job back; it said:\n{a.Output}");
+        history = await Eventually.Get(() => Nodes.History(db.ConnectionString, id), h => h.OfType<JobStarted>().Count() == 2,
             "node-b to take the job");
         var released = Assert.Single(history.OfType<JobReleased>());
         Assert.Equal(1, released.Attempt);
