@@ -18,7 +18,7 @@ public sealed class Service : IAsyncLifetime
     private Dictionary<string, string?> _settings = [];
 
     /// <summary>External types run by the worker tests' own workers, each retried after a short backoff.</summary>
-    public static readonly string[] WorkerTypes = ["worked", "concurrent", "cancellable", "flaky", "rejected", "leased", "shutdown", "thumbnail"];
+    public static readonly string[] WorkerTypes = ["worked", "concurrent", "cancellable", "flaky", "rejected", "leased", "shutdown", "outage", "thumbnail"];
 
     public TestDatabase Database { get; } = new();
     public ApiProcess Api { get; private set; } = null!;
@@ -51,10 +51,11 @@ public sealed class Service : IAsyncLifetime
         Api = await ApiProcess.StartHealthy(_settings, _port);
     }
 
-    /// <summary>Kills the service (as kill -9 would) and starts it again on the same address and database.</summary>
-    public async Task KillAndRestart()
+    /// <summary>Kills the service (as kill -9 would) and starts it again on the same address and database; <paramref name="whileDown"/> runs in between.</summary>
+    public async Task KillAndRestart(Action? whileDown = null)
     {
         await Api.DisposeAsync();
+        whileDown?.Invoke();
         Api = await ApiProcess.StartHealthy(_settings, _port);
     }
 

@@ -149,6 +149,7 @@ public sealed class WorkerTests(Service service, ITestOutputHelper output) : ICl
         var state = await job.WaitForCompletionAsync().WaitAsync(Patience.Bound);
         Assert.Equal((JobStatuses.Completed, 2), (state.Status, state.Attempt));
         Assert.Equal("the second attempt", (await job.GetResultAsync<JsonElement>()).GetProperty("by").GetString());
+        await running.DisposeAsync(); // every report the worker makes is made by the time it has stopped
         Assert.Single(traffic.To("POST", "/complete"));
     }
 
@@ -181,6 +182,32 @@ public sealed class WorkerTests(Service service, ITestOutputHelper output) : ICl
         await using var running = await Run(again);
         var state = await job.WaitForCompletionAsync().WaitAsync(Patience.Bound);
         Assert.Equal(JobStatuses.Completed, state.Status);
+    }
+
+    [Fact]
+    public async Task A_worker_rides_out_a_restart_of_the_service_records_the_job_that_ended_meanwhile_and_claims_on()
+    {
+        var gate = new TaskCompletionSource();
+        var started = new TaskCompletionSource();
+        var worker = Worker(Options("outage", leaseSeconds: 300).Handle("outage", async (_, job, ct) =>
+        {
+            started.TrySetResult();
+            await gate.Task.WaitAsync(ct);
+            return new { attempt = job.Attempt };
+        }));
+        await using var running = await Run(worker);
+        var first = await service.Client().SubmitAsync("outage", new { n = 1 });
+        await started.Task.WaitAsync(Patience.Bound);
+
+        // The handler ends while the service is down: its outcome waits for the service to come back.
+        await service.KillAndRestart(whileDown: gate.SetResult);
+
+        // By the worker that held it through the outage: the service did not have to retry it.
+        var ended = await first.WaitForCompletionAsync().WaitAsync(Patience.Bound);
+        Assert.Equal((JobStatuses.Completed, 1), (ended.Status, ended.Attempt));
+        var second = await service.Client().SubmitAsync("outage", new { n = 2 });
+        Assert.Equal(JobStatuses.Completed, (await second.WaitForCompletionAsync().WaitAsync(Patience.Bound)).Status);
+        Assert.False(worker.ExecuteTask!.IsCompleted);
     }
 
     private readonly ConcurrentQueue<string> _log = new();
