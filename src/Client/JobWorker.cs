@@ -125,12 +125,13 @@ public sealed class JobWorker : BackgroundService
             }
         });
 
-        object? result = null;
+        JsonElement result = default;
         Exception? error = null;
         try
         {
             var handler = _options.Handlers[work.Type];
-            result = await handler(work.Input, job, handlerToken.Token);
+            var value = await handler(work.Input, job, handlerToken.Token);
+            result = SerializeResult(value);
         }
         catch (Exception e)
         {
@@ -142,7 +143,7 @@ public sealed class JobWorker : BackgroundService
             if (leaseLost.IsCancellationRequested)
                 _logger.LogWarning("Job {JobId} attempt {Attempt}: its lease was lost, so its outcome is not recorded.", work.JobId, work.Attempt);
             else if (error is null)
-                await ReportAsync(work, lease, "complete", ct => _api.CompleteAsync(work, JsonSerializer.SerializeToElement(result ?? new { }, ClientJson.Options), ct));
+                await ReportAsync(work, lease, "complete", ct => _api.CompleteAsync(work, result, ct));
             else if (cancelRequested.IsCancellationRequested)
                 // The API's confirmation of a cancellation: a released job whose cancellation was asked ends cancelled.
                 await ReportAsync(work, lease, "release", ct => _api.ReleaseAsync(work, "Cancelled as asked.", ct));
@@ -155,6 +156,19 @@ public sealed class JobWorker : BackgroundService
         {
             await stopHeartbeats.CancelAsync();
             await heartbeats;
+        }
+    }
+
+    /// <summary>The result as JSON; one that does not serialize fails the attempt for good, as it would fail every time.</summary>
+    private static JsonElement SerializeResult(object? value)
+    {
+        try
+        {
+            return value is null ? JsonSerializer.SerializeToElement(new { }) : JsonSerializer.SerializeToElement(value, value.GetType(), ClientJson.Options);
+        }
+        catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException)
+        {
+            throw new JobFailedException("result_not_serializable", $"The handler's result ({value!.GetType().Name}) does not serialize to JSON: {e.Message}", retryable: false, e);
         }
     }
 
@@ -186,7 +200,7 @@ public sealed class JobWorker : BackgroundService
                 _logger.LogWarning("Job {JobId} attempt {Attempt}: {What} not recorded, the lease was lost ({Error}).", work.JobId, work.Attempt, what, e.Message);
                 return;
             }
-            catch (Exception e) when (DateTimeOffset.UtcNow < lease.ExpiresAt && (e is not JobsApiException problem || RetryPolicy.IsRetryable(problem.Status)))
+            catch (Exception e) when (DateTimeOffset.UtcNow < lease.ExpiresAt && IsWorthRetrying(e))
             {
                 var wait = _options.Retry.DelayBefore(failures);
                 _logger.LogWarning("Job {JobId} attempt {Attempt}: could not {What} ({Error}); trying again in {Wait}.", work.JobId, work.Attempt, what, e.Message, wait);
@@ -199,6 +213,10 @@ public sealed class JobWorker : BackgroundService
             }
         }
     }
+
+    /// <summary>The service away or overloaded (the transport's retries ran out): worth another try later; anything else is not.</summary>
+    private static bool IsWorthRetrying(Exception e) =>
+        ApiTransport.IsConnectionFailure(e, CancellationToken.None) || e is JobsApiException problem && RetryPolicy.IsRetryable(problem.Status);
 
     /// <summary>Renews the lease every third of it until stopped; a cancellation it hears of, or a lost lease, cancels the handler.</summary>
     private async Task KeepLeaseAsync(ClaimedWork work, LeaseState lease, CancellationTokenSource cancelRequested, CancellationTokenSource leaseLost, CancellationToken stop)
@@ -249,10 +267,16 @@ public sealed class JobWorker : BackgroundService
         _ownHttp?.Dispose();
     }
 
-    /// <summary>Until when the service holds the lease for this worker, as the last renewal said.</summary>
+    /// <summary>Until when the service holds the lease for this worker, as the last renewal said (written by the heartbeats, read by the reports).</summary>
     private sealed class LeaseState(DateTimeOffset expiresAt)
     {
-        public DateTimeOffset ExpiresAt { get; set; } = expiresAt;
+        private long _expiresAtTicks = expiresAt.UtcTicks;
+
+        public DateTimeOffset ExpiresAt
+        {
+            get => new(Interlocked.Read(ref _expiresAtTicks), TimeSpan.Zero);
+            set => Interlocked.Exchange(ref _expiresAtTicks, value.UtcTicks);
+        }
     }
 }
 
