@@ -18,7 +18,7 @@ public sealed class Service : IAsyncLifetime
     private Dictionary<string, string?> _settings = [];
 
     /// <summary>External types run by the worker tests' own workers, each retried after a short backoff.</summary>
-    public static readonly string[] WorkerTypes = ["worked", "concurrent", "cancellable", "flaky", "rejected", "leased", "shutdown", "outage", "thumbnail"];
+    public static readonly string[] WorkerTypes = ["worked", "concurrent", "cancellable", "flaky", "rejected", "leased", "shutdown", "outage", "killed", "thumbnail"];
 
     public TestDatabase Database { get; } = new();
     public ApiProcess Api { get; private set; } = null!;
