@@ -29,10 +29,8 @@ public sealed partial class QuickStartTests(Service service) : IClassFixture<Ser
     [Fact]
     public async Task The_quick_start_compiles_as_written_and_follows_a_job_to_its_result()
     {
-        var markdown = await File.ReadAllTextAsync(Path.Combine(Repository.Root.FullName, Page));
-        var code = Assert.Single(CSharpBlock().Matches(markdown)).Groups[1].Value
-            .Replace("http://127.0.0.1:5000", service.BaseAddress.ToString().TrimEnd('/'), StringComparison.Ordinal);
-        var program = Compile(code);
+        var code = await CSharpBlockUnder("## Quick start", service.BaseAddress);
+        var program = Assembly.Load(Compile(code));
 
         Environment.SetEnvironmentVariable("KEY", service.Key);
         var printed = new StringWriter();
@@ -53,7 +51,20 @@ public sealed partial class QuickStartTests(Service service) : IClassFixture<Ser
         Assert.Contains("movie-1.mp4", output, StringComparison.Ordinal);
     }
 
-    private static Assembly Compile(string code)
+    /// <summary>The one C# block of the page's section under <paramref name="heading"/>, with the service's address put in for the page's.</summary>
+    internal static async Task<string> CSharpBlockUnder(string heading, Uri address)
+    {
+        var markdown = await File.ReadAllTextAsync(Path.Combine(Repository.Root.FullName, Page));
+        var start = markdown.IndexOf($"\n{heading}\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, $"{Page} has no section '{heading}'.");
+        var end = markdown.IndexOf("\n## ", start + heading.Length + 2, StringComparison.Ordinal);
+        var section = end < 0 ? markdown[start..] : markdown[start..end];
+        return Assert.Single(CSharpBlock().Matches(section)).Groups[1].Value
+            .Replace("http://127.0.0.1:5000", address.ToString().TrimEnd('/'), StringComparison.Ordinal);
+    }
+
+    /// <summary>The program's image, compiled as `dotnet new console` would with this build of the client, failing on any warning.</summary>
+    internal static byte[] Compile(string code)
     {
         var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Append(typeof(JobsClient).Assembly.Location).Distinct().Select(path => MetadataReference.CreateFromFile(path));
@@ -64,7 +75,7 @@ public sealed partial class QuickStartTests(Service service) : IClassFixture<Ser
         var emitted = compilation.Emit(image);
         var problems = emitted.Diagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
         Assert.True(emitted.Success && problems.Count == 0, $"The quick start of {Page} does not compile cleanly:\n{string.Join("\n", problems)}");
-        return Assembly.Load(image.ToArray());
+        return image.ToArray();
     }
 
     [GeneratedRegex(@"^```csharp\n(.*?)^```$", RegexOptions.Singleline | RegexOptions.Multiline)]

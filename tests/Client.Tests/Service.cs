@@ -5,7 +5,8 @@ namespace EventSourced.Client.Tests;
 /// <summary>
 /// The real service as a process of its own (Kestrel on a free port) on a fresh database, with an API key made by the
 /// operator's command, callbacks signed during a rotation (two secrets), and external job types that only a test moves
-/// on: "manual" (the test claims it as a worker) and "parked" (nobody claims it: it stays queued).
+/// on: "manual" (the test claims it as a worker) and "parked" (nobody claims it: it stays queued); and one external
+/// type for each worker test (<see cref="WorkerTypes"/>), so that a worker of one test never takes another test's job.
 /// </summary>
 public sealed class Service : IAsyncLifetime
 {
@@ -15,6 +16,9 @@ public sealed class Service : IAsyncLifetime
 
     private readonly int _port = ApiProcess.FreePort();
     private Dictionary<string, string?> _settings = [];
+
+    /// <summary>External types run by the worker tests' own workers, each retried after a short backoff.</summary>
+    public static readonly string[] WorkerTypes = ["worked", "concurrent", "cancellable", "flaky", "rejected", "leased", "shutdown", "outage", "killed", "thumbnail"];
 
     public TestDatabase Database { get; } = new();
     public ApiProcess Api { get; private set; } = null!;
@@ -36,16 +40,22 @@ public sealed class Service : IAsyncLifetime
             ["Access__Burst"] = "1000000",
             ["Logging__LogLevel__Default"] = "Warning",
         };
+        foreach (var type in WorkerTypes)
+        {
+            _settings[$"Jobs__Types__{type}__External"] = "true";
+            _settings[$"Jobs__Types__{type}__BackoffBase"] = "00:00:00.100";
+        }
         var (exitCode, output) = await ApiProcess.RunCommand(_settings, "keys", "create", "--tenant", "default", "--role", "client,worker,auditor,admin", "--job-types", "*");
         Assert.True(exitCode == 0, output);
         Key = output.Split('\n', StringSplitOptions.TrimEntries).Single(l => l.StartsWith("esk_", StringComparison.Ordinal));
         Api = await ApiProcess.StartHealthy(_settings, _port);
     }
 
-    /// <summary>Kills the service (as kill -9 would) and starts it again on the same address and database.</summary>
-    public async Task KillAndRestart()
+    /// <summary>Kills the service (as kill -9 would) and starts it again on the same address and database; <paramref name="whileDown"/> runs in between.</summary>
+    public async Task KillAndRestart(Action? whileDown = null)
     {
         await Api.DisposeAsync();
+        whileDown?.Invoke();
         Api = await ApiProcess.StartHealthy(_settings, _port);
     }
 

@@ -14,6 +14,7 @@ public sealed class Traffic() : DelegatingHandler(new SocketsHttpHandler())
     public sealed record Exchange(string Method, string Path, string? IdempotencyKey, string? LastEventId, string? Prefer, string? IfNoneMatch, int? Status);
 
     private int _answersToLose;
+    private volatile Func<HttpRequestMessage, bool> _unreachable = _ => false;
     private Func<HttpRequestMessage, bool> _loseAnswersOf = _ => false;
     private int _streamsToCut;
     private int _cutAfterEvents;
@@ -29,6 +30,9 @@ public sealed class Traffic() : DelegatingHandler(new SocketsHttpHandler())
         _loseAnswersOf = of;
         _answersToLose = count;
     }
+
+    /// <summary>Matching requests fail as a refused connection, and never reach the service, until this is called again.</summary>
+    public void Unreachable(Func<HttpRequestMessage, bool> requests) => _unreachable = requests;
 
     /// <summary>Each of the next <paramref name="streams"/> event streams is cut in the middle of the event after the first <paramref name="afterEvents"/>.</summary>
     public void CutStreams(int streams, int afterEvents)
@@ -50,6 +54,11 @@ public sealed class Traffic() : DelegatingHandler(new SocketsHttpHandler())
         {
             Record((int)proxied.StatusCode);
             return proxied;
+        }
+        if (_unreachable(request))
+        {
+            Record(null);
+            throw new HttpRequestException("Connection refused (injected).", new IOException("refused"));
         }
         HttpResponseMessage response;
         try
