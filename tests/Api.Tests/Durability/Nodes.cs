@@ -25,7 +25,7 @@ public static class Nodes
             ["Runner__DrainTimeout"] = "00:00:01",
             ["Jobs__Defaults__BackoffBase"] = "00:00:00.200",
             ["Jobs__Defaults__BackoffCap"] = "00:00:02",
-            ["Logging__LogLevel__Default"] = "Warning",
+            ["Logging__LogLevel__Default"] = "Information",
             // These tests are about failures, not keys: the nodes trust the tenant headers a gateway would set.
             ["Access__TrustGatewayHeaders"] = "true",
             ["Access__RequestsPerSecond"] = "1000000",
