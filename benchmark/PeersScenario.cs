@@ -85,10 +85,11 @@ public static class PeersScenario
             var jobs = 0;
             using var tick = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / rate));
             clock.Restart();
+            // Every job due by each tick, as JobsScenario offers ours.
             while (clock.Elapsed < settings.Duration && await tick.WaitForNextTickAsync())
             {
-                producers.Offer();
-                jobs++;
+                for (; jobs < clock.Elapsed.TotalSeconds * rate; jobs++)
+                    producers.Offer();
             }
             await producers.Finish();
             backlog = await JobsScenario.Unfinished(settings, unfinished);
