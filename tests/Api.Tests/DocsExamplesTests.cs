@@ -73,25 +73,11 @@ public sealed partial class DocsExamplesTests(TestDatabase db) : IClassFixture<T
             """])
         {
             WorkingDirectory = folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
         };
         // The API guide's examples assume the key of the README's quick start.
         info.Environment["KEY"] = key;
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var bound = new CancellationTokenSource(Patience.Bound);
-        try
-        {
-            await process.WaitForExitAsync(bound.Token);
-        }
-        finally
-        {
-            if (!process.HasExited)
-                process.Kill(entireProcessTree: true);
-        }
-        return (process.ExitCode, await output + await errors, File.Exists(requests) ? await File.ReadAllTextAsync(requests) : "");
+        var (exitCode, output) = await ChildProcess.Run(info, Patience.Bound);
+        return (exitCode, output, File.Exists(requests) ? await File.ReadAllTextAsync(requests) : "");
     }
 
     [GeneratedRegex(@"^```sh\n(.*?)^```$", RegexOptions.Singleline | RegexOptions.Multiline)]

@@ -91,27 +91,9 @@ public sealed class ReferencePageBrowserTests(TestDatabase db) : IClassFixture<T
     {
         var info = new ProcessStartInfo(Path.Combine(Repository.Root.FullName, "tests", "browser", "run"), [file])
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
         };
         foreach (var (name, value) in environment)
             info.Environment[name] = value;
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var bound = new CancellationTokenSource(Patience.ProcessStart);
-        try
-        {
-            await process.WaitForExitAsync(bound.Token);
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                process.WaitForExit();
-            }
-        }
-        return (process.ExitCode, await output + await errors);
+        return await ChildProcess.Run(info, Patience.ProcessStart);
     }
 }
