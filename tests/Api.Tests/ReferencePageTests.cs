@@ -89,9 +89,7 @@ public sealed class ReferencePageBrowserTests(TestDatabase db) : IClassFixture<T
     /// <summary>tests/browser/run (node --test, after npm ci on first use) on one file: its exit code and all it printed.</summary>
     private static async Task<(int ExitCode, string Output)> Node(string file, Dictionary<string, string> environment)
     {
-        var info = new ProcessStartInfo(Path.Combine(Repository.Root.FullName, "tests", "browser", "run"), [file])
-        {
-        };
+        var info = new ProcessStartInfo(Path.Combine(Repository.Root.FullName, "tests", "browser", "run"), [file]);
         foreach (var (name, value) in environment)
             info.Environment[name] = value;
         return await ChildProcess.Run(info, Patience.ProcessStart);
