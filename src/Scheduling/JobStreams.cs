@@ -1,6 +1,7 @@
 using EventSourced.Domain.Jobs;
 using EventSourced.EventStore;
 using EventSourced.Projections.Jobs;
+using EventSourced.Projections.Rebuilds;
 using JasperFx;
 using JasperFx.Events;
 using Marten;
@@ -138,6 +139,7 @@ public sealed class JobStreams
             }
             // Archiving numbers no events; opened first all the same, as every write here is.
             await FeedHorizon.OpenTransactionBeforeNumbering(session, ct);
+            await ArchivingLock.Share((NpgsqlConnection)session.Connection!, ct);
             await session.SaveChangesAsync(ct);
         }
     }

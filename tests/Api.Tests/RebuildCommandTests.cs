@@ -50,6 +50,43 @@ public sealed class RebuildCommandTests(TestDatabase db) : IClassFixture<TestDat
     }
 }
 
+/// <summary>`./run projections verify` on a live system: a job that moves while it runs is no difference.</summary>
+public sealed class VerifyWhileJobsRunTests(TestDatabase db) : IClassFixture<TestDatabase>
+{
+    private Dictionary<string, string?> Settings => new() { ["DATABASE_URL"] = db.ConnectionString, ["Logging__LogLevel__Default"] = "Warning" };
+
+    [Fact]
+    public async Task Verifying_while_jobs_are_submitted_and_run_throughout_finds_every_read_model_equal()
+    {
+        await using var node = await ApiProcess.StartHealthy(Settings);
+        using var client = await node.ClientWithKey(Settings);
+        using var stop = new CancellationTokenSource();
+        var submitted = 0;
+        var traffic = Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await client.Submit("transcode", """{"fileId":"moving","steps":3,"stepMs":5}""");
+                Interlocked.Increment(ref submitted);
+            }
+        }));
+        const string Completed = "SELECT count(*) FROM jobs.mt_doc_job_status WHERE status = 'Completed'";
+        await Eventually.Get(() => db.Scalar<long>(Completed), done => done >= 20, "the runner to complete 20 jobs");
+        var (submittedBefore, completedBefore) = (Volatile.Read(ref submitted), await db.Scalar<long>(Completed));
+
+        var (exitCode, report) = await ApiProcess.RunCommand(Settings, "projections", "verify");
+
+        var (submittedAfter, completedAfter) = (Volatile.Read(ref submitted), await db.Scalar<long>(Completed));
+        await stop.CancelAsync();
+        await traffic;
+        Assert.True(submittedAfter > submittedBefore && completedAfter > completedBefore,
+            $"jobs must move while verify runs: {submittedBefore} -> {submittedAfter} submitted, {completedBefore} -> {completedAfter} completed");
+        Assert.True(exitCode == 0, report);
+        foreach (var name in (string[])["job_status", "job_results", "job_stats"])
+            Assert.Contains($"{name}: equal", report);
+    }
+}
+
 /// <summary>`./run projections rebuild|verify job_stats`: the statistics, kept by Marten's daemon on a running node.</summary>
 public sealed class StatsRebuildTests(TestDatabase db) : IClassFixture<TestDatabase>
 {

@@ -211,6 +211,30 @@ public sealed class JobReadModelTests(JobsDatabase db) : IClassFixture<JobsDatab
         Assert.Equal((JobStatus.Failed, new JobError("boom", "It broke.")), (status.State.Status, status.Error));
     }
 
+    [Fact]
+    public async Task A_job_archived_during_a_rebuild_waits_for_its_swap_and_then_leaves_the_new_tables()
+    {
+        var id = await db.Submit();
+        await db.Execute(id, new CancelJob("done with it"));
+        var job = (await db.Queries.Status(id, Tenants.Default, default))!;
+
+        Task archiving;
+        await using (var build = await ShadowBuild.Create(db.Store, db.DataSource, new FeedHorizon(db.DataSource, TimeProvider.System), "jobs_rebuild", JobReadModels.Names, default))
+        {
+            await build.Prepare(new Progress<BuildProgress>(), default);
+            archiving = db.Streams.Archive([job], default);
+            // Archiving waits for the build, which would otherwise swap the job's rows back in.
+            await Eventually.Get(() => db.Scalar<long>("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
+                waiting => waiting == 1, "archiving to wait for the build's lock");
+            Assert.False(archiving.IsCompleted);
+            await build.TakeOver(default);
+            Assert.NotNull(await db.Queries.Status(id, Tenants.Default, default));
+        }
+
+        await archiving.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Null(await db.Queries.Status(id, Tenants.Default, default));
+    }
+
     private async Task Rebuild()
     {
         await using var build = await ShadowBuild.Create(db.Store, db.DataSource, new FeedHorizon(db.DataSource, TimeProvider.System), "jobs_rebuild", JobReadModels.Names, default);

@@ -5,6 +5,7 @@ using EventSourced.Projections.Stats;
 using JasperFx.Events;
 using Marten;
 using Marten.Events.Archiving;
+using Marten.Services;
 using Npgsql;
 using Weasel.Postgresql;
 
@@ -38,11 +39,13 @@ public sealed class ShadowBuild : IAsyncDisposable
     private readonly FeedHorizon _horizon;
     private readonly DocumentStore _shadow;
     private readonly IReadOnlyCollection<string> _projections;
+    private readonly IAsyncDisposable _archivingHeldOff;
     private long _builtUpTo;
 
-    private ShadowBuild(IDocumentStore live, NpgsqlDataSource dataSource, FeedHorizon horizon, DocumentStore shadow, string schema, IReadOnlyCollection<string> projections)
+    private ShadowBuild(IDocumentStore live, NpgsqlDataSource dataSource, FeedHorizon horizon, DocumentStore shadow, string schema,
+        IReadOnlyCollection<string> projections, IAsyncDisposable archivingHeldOff)
     {
-        (_live, _dataSource, _horizon, _shadow, Schema, _projections) = (live, dataSource, horizon, shadow, schema, projections);
+        (_live, _dataSource, _horizon, _shadow, Schema, _projections, _archivingHeldOff) = (live, dataSource, horizon, shadow, schema, projections, archivingHeldOff);
     }
 
     public string Schema { get; }
@@ -52,11 +55,14 @@ public sealed class ShadowBuild : IAsyncDisposable
     // Archived jobs count in the statistics, and in no other read model.
     private bool FoldsArchived => Builds(JobStatsProjection.ProjectionName);
 
-    /// <summary>A build of <paramref name="projections"/> (names in <see cref="JobReadModels.Names"/>) in <paramref name="schema"/>, dropped first if an earlier build left it.</summary>
+    /// <summary>
+    /// A build of <paramref name="projections"/> (names in <see cref="JobReadModels.Names"/>) in <paramref name="schema"/>, dropped
+    /// first if an earlier build left it. No job is archived until it is disposed (<see cref="ArchivingLock"/>).
+    /// </summary>
     public static async Task<ShadowBuild> Create(IDocumentStore live, NpgsqlDataSource dataSource, FeedHorizon horizon, string schema,
         IReadOnlyCollection<string> projections, CancellationToken ct)
     {
-        await Execute(dataSource, $"DROP SCHEMA IF EXISTS {schema} CASCADE", ct);
+        var archivingHeldOff = await ArchivingLock.Hold(dataSource, ct);
         var shadow = DocumentStore.For(options =>
         {
             EventStoreSetup.Configure(options, JobEvent.TypeNames);
@@ -64,12 +70,21 @@ public sealed class ShadowBuild : IAsyncDisposable
             options.DatabaseSchemaName = schema;
             options.Connection(dataSource);
         });
-        await shadow.Storage.Database.EnsureStorageExistsAsync(typeof(JobStatusView), ct);
-        await shadow.Storage.Database.EnsureStorageExistsAsync(typeof(JobResultView), ct);
-        await Execute(dataSource, JobStatsProjection.TableIn(schema).ToCreateSql(new PostgresqlMigrator()), ct);
-        var build = new ShadowBuild(live, dataSource, horizon, shadow, schema, projections);
-        await build.RequireSameColumns(ct);
-        return build;
+        var build = new ShadowBuild(live, dataSource, horizon, shadow, schema, projections, archivingHeldOff);
+        try
+        {
+            await Execute(dataSource, $"DROP SCHEMA IF EXISTS {schema} CASCADE", ct);
+            await shadow.Storage.Database.EnsureStorageExistsAsync(typeof(JobStatusView), ct);
+            await shadow.Storage.Database.EnsureStorageExistsAsync(typeof(JobResultView), ct);
+            await Execute(dataSource, JobStatsProjection.TableIn(schema).ToCreateSql(new PostgresqlMigrator()), ct);
+            await build.RequireSameColumns(ct);
+            return build;
+        }
+        catch
+        {
+            await build.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>The live service's functions write the swapped-in tables: their columns must be the live tables' to the letter.</summary>
@@ -96,7 +111,7 @@ public sealed class ShadowBuild : IAsyncDisposable
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var upTo = await _horizon.Settled(ct);
-        var total = await Scalar<long>($"SELECT count(*) FROM {EventStoreSetup.Schema}.mt_events WHERE seq_id <= $1 AND (NOT is_archived OR $2)", ct, upTo, FoldsArchived);
+        var total = await Scalar<long>(null, $"SELECT count(*) FROM {EventStoreSetup.Schema}.mt_events WHERE seq_id <= $1 AND (NOT is_archived OR $2)", ct, upTo, FoldsArchived);
         long done = 0;
         (string TenantId, Guid Id)? after = null;
         while (true)
@@ -104,7 +119,7 @@ public sealed class ShadowBuild : IAsyncDisposable
             var streams = await StreamPage(after, ct);
             if (streams.Length == 0)
                 break;
-            done += await Write(streams, upTo, bulk: true, ct);
+            done += await Write(streams, upTo, transaction: null, ct, bulk: true);
             after = streams[^1];
             progress.Report(new BuildProgress(done, total, clock.Elapsed));
         }
@@ -119,16 +134,23 @@ public sealed class ShadowBuild : IAsyncDisposable
     public async Task Prepare(IProgress<BuildProgress> progress, CancellationToken ct)
     {
         await Build(progress, ct);
-        for (var round = 0; round < CatchUpRounds && await CatchUp(ct) > FewEnoughToHold; round++)
+        // Each round folds what moved during the one before: under steady appends it shrinks to what arrives in one short
+        // round, and stops shrinking there.
+        var moved = int.MaxValue;
+        for (var round = 0; round < CatchUpRounds; round++)
         {
+            var before = moved;
+            moved = await CatchUp(ct);
+            if (moved <= FewEnoughToHold || moved > before / 2)
+                break;
         }
     }
 
-    private const int CatchUpRounds = 5;
-    private const int FewEnoughToHold = 200;
+    private const int CatchUpRounds = 10;
+    private const int FewEnoughToHold = 20;
 
     /// <summary>Folds again the streams that moved since the last build or catch-up, up to the horizon now; returns how many.</summary>
-    public async Task<int> CatchUp(CancellationToken ct) => await CatchUpTo(await _horizon.Current(ct), ct);
+    public async Task<int> CatchUp(CancellationToken ct) => await CatchUpTo(await _horizon.Settled(ct), ct);
 
     /// <summary>
     /// Catches up one last time with appends held (a SHARE lock on the streams table, which every append writes), then moves
@@ -167,18 +189,12 @@ public sealed class ShadowBuild : IAsyncDisposable
             await hold.ExecuteNonQueryAsync(ct);
         // Every append that numbered events has committed or waits on the lock: the highest number is final.
         await using (var highest = new NpgsqlCommand($"SELECT coalesce(max(seq_id), 0) FROM {EventStoreSetup.Schema}.mt_events", connection, transaction))
-            await CatchUpTo((long)(await highest.ExecuteScalarAsync(ct))!, ct);
+            await CatchUpTo((long)(await highest.ExecuteScalarAsync(ct))!, ct, transaction);
         foreach (var table in _projections.Select(p => JobReadModels.Tables[p]))
         {
-            // Archiving a job adds no event, so the catch-up does not see it: drop the rows of jobs archived meanwhile.
-            var archived = table.Inline ? $"""
-                DELETE FROM {Schema}.{table.Name} AS t USING {EventStoreSetup.Schema}.mt_streams AS s
-                WHERE s.tenant_id = t.tenant_id AND s.id = t.{table.JobColumn} AND s.is_archived;
-                """ : "";
             // The daemon's batch in flight, if any, holds the statistics' table: the swap waits for it (its events are
             // among those just folded), and the next batch goes to the new table.
             await using var swap = new NpgsqlCommand($"""
-                {archived}
                 ALTER TABLE {EventStoreSetup.Schema}.{table.Name} SET SCHEMA {retired};
                 ALTER TABLE {Schema}.{table.Name} SET SCHEMA {EventStoreSetup.Schema}
                 """, connection, transaction);
@@ -190,70 +206,79 @@ public sealed class ShadowBuild : IAsyncDisposable
 
     /// <summary>
     /// The rows of <paramref name="projection"/>'s live table and of the copy that differ (by an MD5 of each row's JSON), up to
-    /// <paramref name="limit"/>; a row that differs only because its job moved since is folded again and checked again.
+    /// <paramref name="limit"/>, compared in one snapshot of the database. In it, an inline table shows exactly the events the
+    /// snapshot shows (they commit together), and the statistics exactly those up to the daemon's progress (committed with its
+    /// writes): the copy is folded up to the same point in the same snapshot, so a job that moves meanwhile is no difference.
+    /// The snapshot's folds are rolled back; the copy stays as built.
     /// </summary>
     public async Task<(long Live, long Rebuilt, IReadOnlyList<RowDifference> Differences)> Compare(string projection, int limit, CancellationToken ct)
     {
         var table = JobReadModels.Tables[projection];
-        var daemonWait = DaemonWait;
-        List<RowDifference> differences = [];
-        for (var round = 0; round < 4; round++)
-        {
-            if (round > 0)
-                await CatchUp(ct);
-            if (!table.Inline)
-                daemonWait = await WaitForTheDaemon(daemonWait, ct);
-            differences = await Differences(table, limit, ct);
-            if (differences.Count == 0)
-                break;
-        }
-        var live = await Scalar<long>($"SELECT count(*) FROM {EventStoreSetup.Schema}.{table.Name}", ct);
-        var rebuilt = await Scalar<long>($"SELECT count(*) FROM {Schema}.{table.Name}", ct);
+        if (!table.Inline)
+            await WaitForTheDaemon(ct);
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using var snapshot = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+        var upTo = table.Inline ? long.MaxValue : await Scalar<long>(snapshot, $"""
+            SELECT coalesce(max(last_seq_id), 0) FROM {EventStoreSetup.Schema}.mt_event_progression WHERE name LIKE $1
+            """, ct, JobStatsProjection.ProjectionName + ":%");
+        await FoldMoved(_builtUpTo, upTo, snapshot, ct);
+        var differences = await Differences(table, limit, snapshot, ct);
+        var live = await Scalar<long>(snapshot, $"SELECT count(*) FROM {EventStoreSetup.Schema}.{table.Name}", ct);
+        var rebuilt = await Scalar<long>(snapshot, $"SELECT count(*) FROM {Schema}.{table.Name}", ct);
+        await snapshot.RollbackAsync(ct);
         return (live, rebuilt, differences);
     }
 
-    // Long enough for a running daemon to apply a few thousand events; a stopped one is not waited for again.
-    private static readonly TimeSpan DaemonWait = TimeSpan.FromSeconds(10);
-
     /// <summary>
-    /// The statistics trail the events: waits, up to <paramref name="wait"/>, until the daemon has applied every event the
-    /// copy has folded. Returns what is left of the wait.
+    /// The statistics trail the events: waits (up to 10 s, long enough for a running daemon to apply a few thousand events)
+    /// until the daemon has applied every event the copy has folded. A stopped daemon never does, and the difference shows.
     /// </summary>
-    private async Task<TimeSpan> WaitForTheDaemon(TimeSpan wait, CancellationToken ct)
+    private async Task WaitForTheDaemon(CancellationToken ct)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var stats = new JobStatsQueries(_dataSource, _live);
-        while (await stats.ProjectedUpTo(ct) < _builtUpTo && clock.Elapsed < wait)
+        while (await stats.ProjectedUpTo(ct) < _builtUpTo && clock.Elapsed < TimeSpan.FromSeconds(10))
             await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
-        return wait > clock.Elapsed ? wait - clock.Elapsed : TimeSpan.Zero;
     }
 
     public async ValueTask DisposeAsync()
     {
         await Execute(_dataSource, $"DROP SCHEMA IF EXISTS {Schema} CASCADE", CancellationToken.None);
         _shadow.Dispose();
+        await _archivingHeldOff.DisposeAsync();
     }
 
-    private async Task<int> CatchUpTo(long upTo, CancellationToken ct)
+    /// <summary>
+    /// Folds again the streams that moved up to <paramref name="upTo"/>. With appends held it reads and writes in the lock's
+    /// transaction: no connection to wait for from a pool the held appends may have emptied, and the last fold commits with the swap.
+    /// </summary>
+    private async Task<int> CatchUpTo(long upTo, CancellationToken ct, NpgsqlTransaction? held = null)
     {
-        var moved = await Streams($"""
-            SELECT DISTINCT tenant_id, stream_id FROM {EventStoreSetup.Schema}.mt_events WHERE seq_id > $1 AND seq_id <= $2 AND (NOT is_archived OR $3)
-            """, ct, _builtUpTo, upTo, FoldsArchived);
-        foreach (var page in moved.Chunk(StreamsPerPage))
-            await Write(page, upTo, bulk: false, ct);
+        var moved = await FoldMoved(_builtUpTo, upTo, held, ct);
         _builtUpTo = upTo;
+        return moved;
+    }
+
+    /// <summary>Folds again, up to <paramref name="upTo"/>, the streams with events after <paramref name="after"/>; returns how many.</summary>
+    private async Task<int> FoldMoved(long after, long upTo, NpgsqlTransaction? transaction, CancellationToken ct)
+    {
+        var moved = await Streams(transaction, $"""
+            SELECT DISTINCT tenant_id, stream_id FROM {EventStoreSetup.Schema}.mt_events WHERE seq_id > $1 AND seq_id <= $2 AND (NOT is_archived OR $3)
+            """, ct, after, upTo, FoldsArchived);
+        foreach (var page in moved.Chunk(StreamsPerPage))
+            await Write(page, upTo, transaction, ct);
         return moved.Length;
     }
 
     /// <summary>Folds <paramref name="streams"/> up to <paramref name="upTo"/>, a tenant at a time, and writes their documents to the copy; returns how many events it folded.</summary>
-    private async Task<int> Write((string TenantId, Guid Id)[] streams, long upTo, bool bulk, CancellationToken ct)
+    private async Task<int> Write((string TenantId, Guid Id)[] streams, long upTo, NpgsqlTransaction? transaction, CancellationToken ct, bool bulk = false)
     {
         var folded = 0;
         foreach (var tenant in streams.GroupBy(s => s.TenantId, s => s.Id))
         {
             var ids = tenant.ToArray();
             IReadOnlyList<IEvent> events;
-            await using (var session = _live.QuerySession(tenant.Key))
+            await using (var session = _live.QuerySession(In(transaction, tenant.Key)))
             {
                 var query = session.Events.QueryAllRawEvents().Where(e => e.StreamId.IsOneOf(ids) && e.Sequence <= upTo);
                 if (FoldsArchived)
@@ -263,7 +288,7 @@ public sealed class ShadowBuild : IAsyncDisposable
                 events = await query.OrderBy(e => e.StreamId).ThenBy(e => e.Version).ToListAsync(ct);
             }
             folded += events.Count;
-            await Write(tenant.Key, events, bulk, ct);
+            await Write(tenant.Key, events, transaction, bulk, ct);
         }
         return folded;
     }
@@ -272,12 +297,12 @@ public sealed class ShadowBuild : IAsyncDisposable
     /// Folds one tenant's events (in stream and version order) and writes what they make: documents in bulk into the empty
     /// copy, else as upserts; the statistics by their projection's own statements, which may be applied again.
     /// </summary>
-    private async Task Write(string tenantId, IReadOnlyList<IEvent> events, bool bulk, CancellationToken ct)
+    private async Task Write(string tenantId, IReadOnlyList<IEvent> events, NpgsqlTransaction? transaction, bool bulk, CancellationToken ct)
     {
         var statuses = new List<JobStatusView>();
         var results = new List<JobResultView>();
         var statsCopy = $"{Schema}.{JobStatsProjection.TableName}";
-        await using var write = _shadow.LightweightSession(tenantId);
+        await using var write = _shadow.LightweightSession(In(transaction, tenantId));
         foreach (var stream in events.GroupBy(e => e.StreamId))
         {
             if (Builds(JobStatsProjection.ProjectionName))
@@ -305,23 +330,31 @@ public sealed class ShadowBuild : IAsyncDisposable
         await write.SaveChangesAsync(ct);
     }
 
+    /// <summary>A session of <paramref name="tenantId"/>, in <paramref name="transaction"/> when there is one (it then neither opens nor commits one).</summary>
+    private static SessionOptions In(NpgsqlTransaction? transaction, string tenantId)
+    {
+        var options = transaction is null ? new SessionOptions() : SessionOptions.ForTransaction(transaction);
+        options.TenantId = tenantId;
+        return options;
+    }
+
     private Task<(string TenantId, Guid Id)[]> StreamPage((string TenantId, Guid Id)? after, CancellationToken ct) => after is var (tenant, id)
-        ? Streams($"""
+        ? Streams(null, $"""
             SELECT tenant_id, id FROM {EventStoreSetup.Schema}.mt_streams WHERE (NOT is_archived OR $1) AND (tenant_id, id) > ($2, $3)
             ORDER BY tenant_id, id LIMIT {StreamsPerPage}
             """, ct, FoldsArchived, tenant, id)
-        : Streams($"SELECT tenant_id, id FROM {EventStoreSetup.Schema}.mt_streams WHERE (NOT is_archived OR $1) ORDER BY tenant_id, id LIMIT {StreamsPerPage}", ct, FoldsArchived);
+        : Streams(null, $"SELECT tenant_id, id FROM {EventStoreSetup.Schema}.mt_streams WHERE (NOT is_archived OR $1) ORDER BY tenant_id, id LIMIT {StreamsPerPage}", ct, FoldsArchived);
 
-    private async Task<List<RowDifference>> Differences(ReadModelTable table, int limit, CancellationToken ct)
+    private async Task<List<RowDifference>> Differences(ReadModelTable table, int limit, NpgsqlTransaction snapshot, CancellationToken ct)
     {
         string Md5(string row) => $"CASE WHEN {row}.{table.JobColumn} IS NOT NULL THEN md5(row({string.Join(", ", table.ComparedColumns.Select(c => $"{row}.{c}"))})::text) END";
-        await using var command = _dataSource.CreateCommand($"""
+        await using var command = new NpgsqlCommand($"""
             SELECT coalesce(l.tenant_id, r.tenant_id), coalesce(l.{table.JobColumn}, r.{table.JobColumn}), {Md5("l")}, {Md5("r")}
             FROM {EventStoreSetup.Schema}.{table.Name} AS l FULL JOIN {Schema}.{table.Name} AS r ON r.tenant_id = l.tenant_id AND r.{table.JobColumn} = l.{table.JobColumn}
             WHERE {Md5("l")} IS DISTINCT FROM {Md5("r")}
             ORDER BY 1, 2
             LIMIT {limit}
-            """);
+            """, snapshot.Connection, snapshot);
         var differences = new List<RowDifference>();
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
@@ -332,9 +365,9 @@ public sealed class ShadowBuild : IAsyncDisposable
         return differences;
     }
 
-    private async Task<(string TenantId, Guid Id)[]> Streams(string sql, CancellationToken ct, params object[] parameters)
+    private async Task<(string TenantId, Guid Id)[]> Streams(NpgsqlTransaction? transaction, string sql, CancellationToken ct, params object[] parameters)
     {
-        await using var command = _dataSource.CreateCommand(sql);
+        await using var command = transaction is null ? _dataSource.CreateCommand(sql) : new NpgsqlCommand(sql, transaction.Connection, transaction);
         foreach (var parameter in parameters)
             command.Parameters.Add(new() { Value = parameter });
         var streams = new List<(string, Guid)>();
@@ -344,9 +377,9 @@ public sealed class ShadowBuild : IAsyncDisposable
         return [.. streams];
     }
 
-    private async Task<T> Scalar<T>(string sql, CancellationToken ct, params object[] parameters)
+    private async Task<T> Scalar<T>(NpgsqlTransaction? transaction, string sql, CancellationToken ct, params object[] parameters)
     {
-        await using var command = _dataSource.CreateCommand(sql);
+        await using var command = transaction is null ? _dataSource.CreateCommand(sql) : new NpgsqlCommand(sql, transaction.Connection, transaction);
         foreach (var parameter in parameters)
             command.Parameters.Add(new() { Value = parameter });
         return (T)(await command.ExecuteScalarAsync(ct))!;
