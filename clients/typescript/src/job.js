@@ -76,6 +76,8 @@ export class JobHandle {
           awake();
           try {
             for await (const item of readEvents(watching(opened.response, awake), parser)) {
+              // Events of one chunk come together: none after the caller stopped (a follow() paused while handling one).
+              signal?.throwIfAborted();
               if (parser.retry > 0)
                 reconnectMs = parser.retry;
               if (!/^\d+$/.test(item.id))
@@ -162,8 +164,11 @@ export class JobHandle {
         let state = await this.status({ signal: current.signal });
         onState(state);
         if (!isFinished(state.status)) {
-          for await (const event of this.watch({ afterEventId: this.lastEventId, signal: current.signal }))
+          for await (const event of this.watch({ afterEventId: this.lastEventId, signal: current.signal })) {
+            if (current.signal.aborted)
+              return;
             onEvent(event);
+          }
           state = await this.status({ signal: current.signal });
           onState(state);
         }
