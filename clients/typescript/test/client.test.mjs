@@ -35,6 +35,15 @@ async function jobsWith(correlationId) {
   return (await answer.json()).jobs;
 }
 
+/** Waits until `condition()` holds: bounded, so a test that never sees it fails instead of hanging. */
+async function until(condition, bound = 60_000) {
+  const deadline = Date.now() + bound;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, `not within ${bound} ms: ${condition}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function collect(events) {
   const all = [];
   for await (const event of events)
@@ -175,12 +184,17 @@ for (const strategy of ['auto', 'stream', 'longpoll', 'poll']) {
 
 test('when the events URL answers a web page, waitForCompletion long-polls GET /jobs/{id}', bounded, async (t) => {
   const { proxy, client } = await proxied(t);
-  const job = await client.submit('transcode', transcode(5, 300));
+  // A job nobody runs: it moves when the test cancels it, once the client long-polls.
+  const job = await client.submit('parked', { anything: 5 });
   proxy.answer(eventsOf(job.id), 200, { 'content-type': 'text/html' }, '<html><body>Streaming is not allowed here</body></html>');
-  const state = await job.waitForCompletion();
-  assert.equal(state.status, 'completed');
+  const waiting = job.waitForCompletion();
+  await until(() => proxy.requests.some((r) => statusOf(job.id)(r) && r.headers.prefer === 'wait=30'));
+  await service.job(job.id).cancel();
+  const state = await waiting;
+  assert.equal(state.status, 'cancelled');
   const polls = proxy.requests.filter(statusOf(job.id));
-  assert.ok(polls.some((r) => r.headers.prefer === 'wait=30' && r.headers['if-none-match']), 'long polls with the ETag');
+  assert.ok(polls.slice(1).every((r) => r.headers.prefer === 'wait=30' && r.headers['if-none-match']), 'long polls with the ETag');
+  assert.equal(polls.at(-1).status, 200, 'the held long poll answered the change');
   assert.equal(proxy.requests.filter(eventsOf(job.id)).length, 1, 'the stream was tried once');
   // A watch, which has no other way, says why.
   proxy.answer(eventsOf(job.id), 200, { 'content-type': 'text/html' }, '<html><body>Streaming is not allowed here</body></html>');
@@ -189,23 +203,28 @@ test('when the events URL answers a web page, waitForCompletion long-polls GET /
 
 test('long polls that come back without Preference-Applied turn into polls at the service\'s Retry-After', bounded, async (t) => {
   const { proxy, client } = await proxied(t);
-  const job = await client.submit('transcode', transcode(5, 300));
+  // A job nobody runs, so that nothing but the test moves it: the long poll is answered unchanged for sure.
+  const job = await client.submit('parked', { anything: 4 });
   // A proxy that drops Prefer: the service answers at once, and does not say it held the request.
   proxy.rewriteAlways(statusOf(job.id), (headers) => {
     delete headers.prefer;
     return headers;
   });
-  const state = await job.waitForCompletion({ strategy: 'longpoll' });
-  assert.equal(state.status, 'completed');
-  const polls = proxy.requests.filter(statusOf(job.id));
-  assert.equal(polls[0].headers.prefer, undefined, 'the first read is a plain one');
-  assert.equal(polls[1].headers.prefer, 'wait=30', 'then a long poll');
-  assert.ok(polls.slice(2).every((r) => r.headers.prefer === undefined), 'then polls');
-  const unchanged = polls.findIndex((r, i) => i >= 1 && r.status === 304);
-  if (unchanged >= 0 && unchanged + 1 < polls.length) {
-    const waited = polls[unchanged + 1].at - polls[unchanged].at;
-    assert.ok(waited >= 1000, `polled again ${waited} ms after a Retry-After of at least 1 s`);
-  }
+  const polls = () => proxy.requests.filter(statusOf(job.id));
+  const waiting = job.waitForCompletion({ strategy: 'longpoll' });
+  await until(() => polls()[1]?.status !== undefined);
+  await service.job(job.id).cancel({ reason: 'seen unheld' });
+  const state = await waiting;
+  assert.equal(state.status, 'cancelled');
+  const [read, longPoll, ...rest] = polls();
+  assert.equal(read.headers.prefer, undefined, 'the first read is a plain one');
+  assert.equal(longPoll.headers.prefer, 'wait=30', 'then a long poll');
+  assert.equal(longPoll.status, 304);
+  assert.ok(rest.length > 0 && rest.every((r) => r.headers.prefer === undefined && r.headers['if-none-match']), 'then polls with the ETag');
+  const retryAfter = Number(longPoll.headersOut['retry-after'] ?? 0) * 1000;
+  const waited = rest[0].at - longPoll.at;
+  assert.ok(waited >= retryAfter, `polled ${waited} ms after the long poll, before its Retry-After of ${retryAfter} ms`);
+  t.diagnostic(`polled ${waited} ms after an unheld long poll answered with Retry-After: ${retryAfter / 1000}`);
 });
 
 test('status sends the last ETag, and an unchanged job costs a 304 and answers the state read before', bounded, async (t) => {
