@@ -15,6 +15,9 @@ public sealed class Service : IAsyncLifetime
     public const string NewSecret = "whsec_c2VydmljZS1zaWducy13aXRoLXRoaXMtbmV3LWtleQ==";
 
     private readonly int _port = ApiProcess.FreePort();
+
+    /// <summary>The port of a page that calls the service from a browser (TypeScriptClientTests): the service allows its origin (CORS).</summary>
+    public int BrowserPagePort { get; } = ApiProcess.FreePort();
     private Dictionary<string, string?> _settings = [];
 
     /// <summary>External types run by the worker tests' own workers, each retried after a short backoff.</summary>
@@ -39,6 +42,7 @@ public sealed class Service : IAsyncLifetime
             ["Access__RequestsPerSecond"] = "1000000",
             ["Access__Burst"] = "1000000",
             ["Logging__LogLevel__Default"] = "Warning",
+            ["Access__CorsOrigins__0"] = $"http://127.0.0.1:{BrowserPagePort}",
         };
         foreach (var type in WorkerTypes)
         {
