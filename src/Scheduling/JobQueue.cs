@@ -72,7 +72,10 @@ public sealed class JobQueue(JobStreams streams, NpgsqlDataSource dataSource, Ti
 
         await using var write = streams.In(transaction);
         var ids = due.Select(d => d.Id).ToArray();
-        var views = (await write.Reads.Query<JobStatusView>().Where(v => v.AnyTenant() && v.Id.IsOneOf(ids)).ToListAsync(ct)).ToDictionary(v => v.Id);
+        // Both keys, tenant first, as the tables' primary keys have them: by id alone PostgreSQL scans the whole table
+        // (measured: the claim's two reads cost 5.6 ms of PostgreSQL time per claim with 7,000 jobs stored, and grew with them).
+        var tenants = due.Select(d => d.TenantId).Distinct().ToArray();
+        var views = (await write.Reads.Query<JobStatusView>().Where(v => v.TenantIsOneOf(tenants) && v.Id.IsOneOf(ids)).ToListAsync(ct)).ToDictionary(v => v.Id);
         // The read model said queued when the first statement began; read again under the lock, it has the last word.
         // In the order Due offered them, so that a capped tenant keeps its oldest.
         var jobs = due.Select(d => views.GetValueOrDefault(d.Id)).OfType<JobStatusView>().Where(j => j.State.Status == JobStatus.Queued).ToList();
@@ -80,7 +83,7 @@ public sealed class JobQueue(JobStreams streams, NpgsqlDataSource dataSource, Ti
             jobs = await WithinCap(connection, jobs, cap, ct);
         if (jobs.Count == 0)
             return [];
-        var submissions = (await write.Reads.Events.QueryAllRawEvents().Where(e => e.AnyTenant() && e.StreamId.IsOneOf(ids) && e.Version == 1).ToListAsync(ct))
+        var submissions = (await write.Reads.Events.QueryAllRawEvents().Where(e => e.TenantIsOneOf(tenants) && e.StreamId.IsOneOf(ids) && e.Version == 1).ToListAsync(ct))
             .ToDictionary(e => e.StreamId, e => (JobSubmitted)e.Data);
         var starts = jobs.Select(job => write.Decide(JobAt.Of(job), new StartJob(worker), new EventMetadata(Actor: actor))).ToList();
         var tokens = starts.Select(s => (s.JobId, s.TenantId, s.State.Attempt, Token: Guid.NewGuid())).ToList();
