@@ -17,11 +17,13 @@ var root = new RootCommand("""
     JobCommands.Result(),
     JobCommands.History(),
     TailCommand.Create(),
+    WorkerCommand.Create(),
 };
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count == 0)
-    return await parsed.InvokeAsync();
+    // On Ctrl+C or SIGTERM a worker hands its jobs back before it exits, which may take longer than the parser's 2 s default.
+    return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
 // The parser's own report (the errors, then the command's help) goes to stderr, and the exit code is the tool's for usage.
 await parsed.InvokeAsync(new InvocationConfiguration { Output = Console.Error });
 return ExitCodes.Usage;

@@ -158,6 +158,35 @@ public sealed partial class CommandLineTests(Service service) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task Worker_runs_a_shell_command_per_job_completing_with_its_output_or_failing_on_its_exit_code_and_stops_on_SIGTERM()
+    {
+        // A worker in the background, two jobs through it, then SIGTERM, as a person or a service manager stops it.
+        const string command = """input=$(cat); case "$input" in *broken*) exit 3;; esac; echo "{\"converted\": $input, \"attempt\": $JOB_ATTEMPT}" """;
+        var info = new ProcessStartInfo("bash", ["-c", $$"""
+            set -euo pipefail
+            jobsctl() { dotnet '{{Tool}}' "$@"; }
+            dotnet '{{Tool}}' worker worked --run '{{command.Replace("'", "'\\''", StringComparison.Ordinal)}}' & worker=$!
+            # A failure below must not leave the worker behind, holding the output open.
+            trap 'kill "$worker" 2> /dev/null || true' EXIT
+            good=$(jobsctl submit worked --payload '{"fileId": "cli-worker"}')
+            bad=$(jobsctl submit worked --payload '{"fileId": "broken"}')
+            jobsctl wait "$good" && jobsctl result "$good"
+            jobsctl wait "$bad" || echo "exit $?"
+            kill -TERM "$worker" && wait "$worker"
+            """]);
+        info.Environment["JOBS_URL"] = service.BaseAddress.ToString();
+        info.Environment["JOBS_API_KEY"] = service.Key;
+
+        var (exitCode, output, errors) = await ChildProcess.RunApart(info, Patience.Bound);
+
+        Assert.True(exitCode == 0, $"{output}\n{errors}");
+        Assert.Contains("\"converted\": {\"fileId\": \"cli-worker\"}", output, StringComparison.Ordinal);
+        Assert.Contains("\"attempt\": 1", output, StringComparison.Ordinal);
+        Assert.Contains("worked failed 0% attempt 3/3 command_failed: The command exited with 3.", output, StringComparison.Ordinal);
+        Assert.EndsWith("exit 1", output.TrimEnd(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_examples_of_the_page_run_as_written_with_the_tool_on_the_PATH()
     {
         var script = string.Join("\n", ShellBlockUnder("## Quick start"), ShellBlockUnder("## Exit codes"))
