@@ -51,6 +51,10 @@ internal static class Connection
                 await Console.Error.WriteLineAsync($"error: {e.Message}");
                 return ExitCodes.ApiProblem;
             }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return ExitCodes.Interrupted;
+            }
             catch (Exception e) when (ApiTransport.IsConnectionFailure(e, ct))
             {
                 await Console.Error.WriteLineAsync($"error: cannot reach the service at {Address(parsed)}: {e.Message}");

@@ -20,6 +20,9 @@ internal static class ExitCodes
     /// <summary>The service did not answer: refused, reset or timed out connections, after the client's retries.</summary>
     public const int Unreachable = 5;
 
+    /// <summary>Stopped by Ctrl+C or SIGTERM before the end (128 + SIGINT, as shells report it): not to be read as a failed job.</summary>
+    public const int Interrupted = 130;
+
     /// <summary>The exit code for a job that finished with <paramref name="status"/>.</summary>
     public static int Of(string status) => status switch
     {
