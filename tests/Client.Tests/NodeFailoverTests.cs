@@ -131,18 +131,17 @@ public sealed class NodeFailoverTests(TestDatabase database, ITestOutputHelper o
             // Each node looks for leases that ran out every quarter of this: a job whose worker lost it runs again within seconds.
             settings["Runner__LeaseDuration"] = Lease.ToString();
             var key = await Service.CreateKey(settings);
-            var nodes = new List<ApiProcess>();
+            // Both at once: the key's command has set up the database (and start-ups that change the schema wait for each other).
+            var starting = new[] { ApiProcess.StartHealthy(settings), ApiProcess.StartHealthy(settings) };
             try
             {
-                // One after the other, as a deployment rolls out: the first sets up the database.
-                for (var i = 0; i < 2; i++)
-                    nodes.Add(await ApiProcess.StartHealthy(settings));
-                return new Cluster([.. nodes], await NginxProcess.StartInFrontOf([.. nodes.Select(n => n.BaseAddress)]), key);
+                var nodes = await Task.WhenAll(starting);
+                return new Cluster(nodes, await NginxProcess.StartInFrontOf([.. nodes.Select(n => n.BaseAddress)]), key);
             }
             catch
             {
-                foreach (var node in nodes)
-                    await node.DisposeAsync();
+                foreach (var node in starting.Where(s => s.IsCompletedSuccessfully))
+                    await node.Result.DisposeAsync();
                 throw;
             }
         }
