@@ -73,7 +73,7 @@ public sealed class Traffic() : DelegatingHandler(new SocketsHttpHandler())
             throw;
         }
         // nginx lists every node it tried: the last one answered.
-        Record((int)response.StatusCode, response.Headers.TryGetValues(NginxProcess.UpstreamHeader, out var tried) ? tried.Single().Split(", ")[^1] : null);
+        Record((int)response.StatusCode, response.Headers.TryGetValues(NginxProcess.UpstreamHeader, out var tried) ? tried.Last().Split(',')[^1].Trim() : null);
         if (_loseAnswersOf(request) && Interlocked.Decrement(ref _answersToLose) >= 0)
         {
             response.Dispose();
