@@ -19,7 +19,7 @@ public sealed class NginxProxyTests(TestDatabase db) : IClassFixture<TestDatabas
             ["Jobs__Types__transcode__External"] = "true",
         };
         await using var service = await ApiProcess.StartHealthy(settings);
-        await using var nginx = await NginxProcess.StartInFrontOf(service.BaseAddress);
+        await using var nginx = await NginxProcess.StartInFrontOf([service.BaseAddress]);
         using var client = await ClientWithKey(service, settings, nginx.BaseAddress);
         // A browser also asks for compressed answers: nginx then compresses what its settings let it compress.
         using var browser = service.CreateClient(nginx.BaseAddress, new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.All });

@@ -21,7 +21,7 @@ public sealed class Service : IAsyncLifetime
     private Dictionary<string, string?> _settings = [];
 
     /// <summary>External types run by the worker tests' own workers, each retried after a short backoff.</summary>
-    public static readonly string[] WorkerTypes = ["worked", "concurrent", "cancellable", "flaky", "rejected", "leased", "shutdown", "outage", "killed", "thumbnail"];
+    public static readonly string[] WorkerTypes = ["worked", "concurrent", "cancellable", "flaky", "rejected", "leased", "shutdown", "outage", "killed", "thumbnail", "failover"];
 
     public TestDatabase Database { get; } = new();
     public ApiProcess Api { get; private set; } = null!;
@@ -31,9 +31,18 @@ public sealed class Service : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await Database.InitializeAsync();
-        _settings = new Dictionary<string, string?>
+        _settings = Settings(Database.ConnectionString);
+        _settings["Access__CorsOrigins__0"] = $"http://127.0.0.1:{BrowserPagePort}";
+        Key = await CreateKey(_settings);
+        Api = await ApiProcess.StartHealthy(_settings, _port);
+    }
+
+    /// <summary>The settings of a node of the service on the database at <paramref name="connectionString"/> (NodeFailoverTests starts several).</summary>
+    public static Dictionary<string, string?> Settings(string connectionString)
+    {
+        var settings = new Dictionary<string, string?>
         {
-            ["DATABASE_URL"] = Database.ConnectionString,
+            ["DATABASE_URL"] = connectionString,
             ["Runner__PollInterval"] = "00:00:00.200",
             ["Webhooks__Secrets__default"] = $"{NewSecret} {OldSecret}",
             ["Webhooks__AllowedHosts__0"] = "127.0.0.1",
@@ -42,17 +51,21 @@ public sealed class Service : IAsyncLifetime
             ["Access__RequestsPerSecond"] = "1000000",
             ["Access__Burst"] = "1000000",
             ["Logging__LogLevel__Default"] = "Warning",
-            ["Access__CorsOrigins__0"] = $"http://127.0.0.1:{BrowserPagePort}",
         };
         foreach (var type in WorkerTypes)
         {
-            _settings[$"Jobs__Types__{type}__External"] = "true";
-            _settings[$"Jobs__Types__{type}__BackoffBase"] = "00:00:00.100";
+            settings[$"Jobs__Types__{type}__External"] = "true";
+            settings[$"Jobs__Types__{type}__BackoffBase"] = "00:00:00.100";
         }
-        var (exitCode, output) = await ApiProcess.RunCommand(_settings, "keys", "create", "--tenant", "default", "--role", "client,worker,auditor,admin", "--job-types", "*");
+        return settings;
+    }
+
+    /// <summary>An API key for tenant default with every role, made by the operator's command.</summary>
+    public static async Task<string> CreateKey(IDictionary<string, string?> settings)
+    {
+        var (exitCode, output) = await ApiProcess.RunCommand(settings, "keys", "create", "--tenant", "default", "--role", "client,worker,auditor,admin", "--job-types", "*");
         Assert.True(exitCode == 0, output);
-        Key = output.Split('\n', StringSplitOptions.TrimEntries).Single(l => l.StartsWith("esk_", StringComparison.Ordinal));
-        Api = await ApiProcess.StartHealthy(_settings, _port);
+        return output.Split('\n', StringSplitOptions.TrimEntries).Single(l => l.StartsWith("esk_", StringComparison.Ordinal));
     }
 
     /// <summary>Kills the service (as kill -9 would) and starts it again on the same address and database; <paramref name="whileDown"/> runs in between.</summary>

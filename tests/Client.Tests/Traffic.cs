@@ -1,17 +1,19 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
+using EventSourced.TestSupport;
 
 namespace EventSourced.Client.Tests;
 
 /// <summary>
 /// Sits between a client and the real service, as a network and a proxy would: it records every exchange, and injects
 /// the faults a test asks for (an answer lost after the service sent it, a stream cut in the middle of an event, a proxy
-/// that answers in the service's place). Everything else is the service's own answer.
+/// that answers in the service's place). Everything else is the service's own answer. Behind nginx in front of several
+/// nodes, each exchange also names the node that answered it.
 /// </summary>
 public sealed class Traffic() : DelegatingHandler(new SocketsHttpHandler())
 {
-    public sealed record Exchange(string Method, string Path, string? IdempotencyKey, string? LastEventId, string? Prefer, string? IfNoneMatch, int? Status);
+    public sealed record Exchange(string Method, string Path, string? IdempotencyKey, string? LastEventId, string? Prefer, string? IfNoneMatch, int? Status, string? Upstream = null);
 
     private int _answersToLose;
     private volatile Func<HttpRequestMessage, bool> _unreachable = _ => false;
@@ -47,8 +49,8 @@ public sealed class Traffic() : DelegatingHandler(new SocketsHttpHandler())
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
     {
         string? Header(string name) => request.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null;
-        void Record(int? status) => Exchanges.Enqueue(new Exchange(request.Method.Method, request.RequestUri!.AbsolutePath,
-            Header("Idempotency-Key"), Header("Last-Event-ID"), Header("Prefer"), Header("If-None-Match"), status));
+        void Record(int? status, string? upstream = null) => Exchanges.Enqueue(new Exchange(request.Method.Method, request.RequestUri!.AbsolutePath,
+            Header("Idempotency-Key"), Header("Last-Event-ID"), Header("Prefer"), Header("If-None-Match"), status, upstream));
 
         if (Proxy(request) is { } proxied)
         {
@@ -70,7 +72,8 @@ public sealed class Traffic() : DelegatingHandler(new SocketsHttpHandler())
             Record(null);
             throw;
         }
-        Record((int)response.StatusCode);
+        // nginx lists every node it tried: the last one answered.
+        Record((int)response.StatusCode, response.Headers.TryGetValues(NginxProcess.UpstreamHeader, out var tried) ? tried.Last().Split(',')[^1].Trim() : null);
         if (_loseAnswersOf(request) && Interlocked.Decrement(ref _answersToLose) >= 0)
         {
             response.Dispose();

@@ -7,8 +7,8 @@ namespace EventSourced.TestSupport;
 
 /// <summary>
 /// Debian's nginx (installed by tests/install-tools) as a child process on a free port, in front of a running
-/// service, with the documented proxy settings (deploy/nginx/eventsourced-proxy.conf) included as they are.
-/// Only what a test machine needs around them is generated here: the port, the upstream, and files under a
+/// service (or several nodes of it), with the documented proxy settings (deploy/nginx/eventsourced-proxy.conf) included
+/// as they are. Only what a test machine needs around them is generated here: the port, the upstream, and files under a
 /// folder of its own. Disposing it stops nginx, its workers too, and removes the folder.
 /// </summary>
 public sealed class NginxProcess : IAsyncDisposable
@@ -40,17 +40,21 @@ public sealed class NginxProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The answer's header that names the node nginx passed the request to (its address and port), the last one it tried.</summary>
+    public const string UpstreamHeader = "X-Upstream";
+
     /// <summary>
-    /// Starts nginx in front of the service at <paramref name="upstream"/>, with the documented proxy settings unless
-    /// others are given, and waits until it answers /health through it.
+    /// Starts nginx in front of the service's nodes at <paramref name="upstreams"/> (round robin, as an upstream block
+    /// of several servers does), with the documented proxy settings unless others are given, and waits until it answers
+    /// /health through it.
     /// </summary>
-    public static async Task<NginxProcess> StartInFrontOf(Uri upstream, string? proxySettings = null)
+    public static async Task<NginxProcess> StartInFrontOf(IReadOnlyList<Uri> upstreams, string? proxySettings = null)
     {
         proxySettings ??= ProxySettings;
         var folder = Directory.CreateTempSubdirectory("nginx-");
         var port = ApiProcess.FreePort();
         var config = Path.Combine(folder.FullName, "nginx.conf");
-        await File.WriteAllTextAsync(config, MainConfig(folder.FullName, port, upstream, proxySettings));
+        await File.WriteAllTextAsync(config, MainConfig(folder.FullName, port, upstreams, proxySettings));
 
         var info = new ProcessStartInfo(Binary(), ["-p", folder.FullName + "/", "-c", config, "-g", "daemon off;"])
         {
@@ -117,9 +121,10 @@ public sealed class NginxProcess : IAsyncDisposable
     /// <summary>
     /// The main configuration a distribution's nginx.conf and site file would give, cut to a test's needs: every
     /// file under the folder (Debian's build puts temporary files under /var/lib/nginx), and root's workers kept
-    /// as root, since they would otherwise switch to a user that cannot read the folder.
+    /// as root, since they would otherwise switch to a user that cannot read the folder. Each answer names the node that
+    /// gave it (<see cref="UpstreamHeader"/>), so that a test can kill the node that serves a given request.
     /// </summary>
-    private static string MainConfig(string folder, int port, Uri upstream, string proxySettings) => string.Create(CultureInfo.InvariantCulture, $$"""
+    private static string MainConfig(string folder, int port, IReadOnlyList<Uri> upstreams, string proxySettings) => string.Create(CultureInfo.InvariantCulture, $$"""
         {{(Environment.UserName == "root" ? "user root;" : "")}}
         worker_processes 1;
         pid {{folder}}/nginx.pid;
@@ -133,11 +138,12 @@ public sealed class NginxProcess : IAsyncDisposable
             uwsgi_temp_path {{folder}}/uwsgi;
             scgi_temp_path {{folder}}/scgi;
             upstream eventsourced {
-                server {{upstream.Host}}:{{upstream.Port}};
+                {{string.Join(" ", upstreams.Select(u => $"server {u.Authority};"))}}
                 keepalive 8;
             }
             server {
                 listen 127.0.0.1:{{port}};
+                add_header {{UpstreamHeader}} $upstream_addr always;
                 include {{proxySettings}};
             }
         }
