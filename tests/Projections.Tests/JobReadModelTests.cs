@@ -5,6 +5,7 @@ using EventSourced.Projections.Jobs;
 using EventSourced.Projections.Rebuilds;
 using EventSourced.TestSupport;
 using Marten;
+using Npgsql;
 using static EventSourced.Domain.Jobs.JobCommand;
 
 namespace EventSourced.Projections.Tests;
@@ -209,6 +210,28 @@ public sealed class JobReadModelTests(JobsDatabase db) : IClassFixture<JobsDatab
         await Rebuild();
         var status = (await db.Queries.Status(id, Tenants.Default, default))!;
         Assert.Equal((JobStatus.Failed, new JobError("boom", "It broke.")), (status.State.Status, status.Error));
+    }
+
+    [Fact]
+    public async Task A_swap_that_gives_up_waiting_and_tries_again_still_has_the_jobs_that_moved_just_before_it()
+    {
+        var id = await db.Submit();
+        await using var build = await ShadowBuild.Create(db.Store, db.DataSource, new FeedHorizon(db.DataSource, TimeProvider.System), "jobs_rebuild", JobReadModels.Names, default);
+        await build.Prepare(new Progress<BuildProgress>(), default);
+        await db.Execute(id, new StartJob("node-a"));
+
+        // A reader of the status table (a claim, a query) that outlasts the swap's lock_timeout (2 s): the first attempt
+        // folds the start, gives up and rolls back; the next one must fold it again.
+        await using var reader = await db.DataSource.OpenConnectionAsync();
+        await using var reading = await reader.BeginTransactionAsync();
+        await using (var read = new NpgsqlCommand("SELECT count(*) FROM jobs.mt_doc_job_status", reader, reading))
+            await read.ExecuteScalarAsync();
+        var swapping = build.TakeOver(default);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await reading.CommitAsync();
+        await swapping.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(JobStatus.Processing, (await db.Queries.Status(id, Tenants.Default, default))!.State.Status);
     }
 
     [Fact]

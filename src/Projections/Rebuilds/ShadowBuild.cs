@@ -39,11 +39,11 @@ public sealed class ShadowBuild : IAsyncDisposable
     private readonly FeedHorizon _horizon;
     private readonly DocumentStore _shadow;
     private readonly IReadOnlyCollection<string> _projections;
-    private readonly IAsyncDisposable _archivingHeldOff;
+    private readonly ArchivingLock.Held _archivingHeldOff;
     private long _builtUpTo;
 
     private ShadowBuild(IDocumentStore live, NpgsqlDataSource dataSource, FeedHorizon horizon, DocumentStore shadow, string schema,
-        IReadOnlyCollection<string> projections, IAsyncDisposable archivingHeldOff)
+        IReadOnlyCollection<string> projections, ArchivingLock.Held archivingHeldOff)
     {
         (_live, _dataSource, _horizon, _shadow, Schema, _projections, _archivingHeldOff) = (live, dataSource, horizon, shadow, schema, projections, archivingHeldOff);
     }
@@ -63,16 +63,17 @@ public sealed class ShadowBuild : IAsyncDisposable
         IReadOnlyCollection<string> projections, CancellationToken ct)
     {
         var archivingHeldOff = await ArchivingLock.Hold(dataSource, ct);
-        var shadow = DocumentStore.For(options =>
-        {
-            EventStoreSetup.Configure(options, JobEvent.TypeNames);
-            JobReadModels.ConfigureDocuments(options);
-            options.DatabaseSchemaName = schema;
-            options.Connection(dataSource);
-        });
-        var build = new ShadowBuild(live, dataSource, horizon, shadow, schema, projections, archivingHeldOff);
+        ShadowBuild? build = null;
         try
         {
+            var shadow = DocumentStore.For(options =>
+            {
+                EventStoreSetup.Configure(options, JobEvent.TypeNames);
+                JobReadModels.ConfigureDocuments(options);
+                options.DatabaseSchemaName = schema;
+                options.Connection(dataSource);
+            });
+            build = new ShadowBuild(live, dataSource, horizon, shadow, schema, projections, archivingHeldOff);
             await Execute(dataSource, $"DROP SCHEMA IF EXISTS {schema} CASCADE", ct);
             await shadow.Storage.Database.EnsureStorageExistsAsync(typeof(JobStatusView), ct);
             await shadow.Storage.Database.EnsureStorageExistsAsync(typeof(JobResultView), ct);
@@ -86,7 +87,7 @@ public sealed class ShadowBuild : IAsyncDisposable
         }
         catch
         {
-            await build.DisposeAsync();
+            await (build?.DisposeAsync() ?? archivingHeldOff.DisposeAsync());
             throw;
         }
     }
@@ -174,6 +175,7 @@ public sealed class ShadowBuild : IAsyncDisposable
     public async Task<TimeSpan> TakeOver(CancellationToken ct)
     {
         var retired = Schema + "_retired";
+        await _archivingHeldOff.EnsureHeld(ct);
         for (var attempt = 1; ; attempt++)
         {
             await Execute(_dataSource, $"DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired}", ct);
@@ -202,8 +204,12 @@ public sealed class ShadowBuild : IAsyncDisposable
         await using (var hold = new NpgsqlCommand($"SET LOCAL lock_timeout = '2s'; LOCK TABLE {EventStoreSetup.Schema}.mt_streams IN SHARE MODE", connection, transaction))
             await hold.ExecuteNonQueryAsync(ct);
         // Every append that numbered events has committed or waits on the lock: the highest number is final.
-        await using (var highest = new NpgsqlCommand($"SELECT coalesce(max(seq_id), 0) FROM {EventStoreSetup.Schema}.mt_events", connection, transaction))
-            await CatchUpTo((long)(await highest.ExecuteScalarAsync(ct))!, ct, transaction);
+        long highest;
+        await using (var read = new NpgsqlCommand($"SELECT coalesce(max(seq_id), 0) FROM {EventStoreSetup.Schema}.mt_events", connection, transaction))
+            highest = (long)(await read.ExecuteScalarAsync(ct))!;
+        // In the lock's transaction: no connection to wait for from a pool that appends held in this process may have
+        // emptied (most of the hold, measured in ./bench), and the fold commits with the swap.
+        await FoldMoved(_builtUpTo, highest, transaction, ct);
         foreach (var table in _projections.Select(p => JobReadModels.Tables[p]))
         {
             // The daemon's batch in flight, if any, holds the statistics' table: the swap waits for it (its events are
@@ -216,6 +222,8 @@ public sealed class ShadowBuild : IAsyncDisposable
             await swap.ExecuteNonQueryAsync(ct);
         }
         await transaction.CommitAsync(ct);
+        // Only now: a swap given up (and tried again) rolls back what it folded, which the next attempt folds again.
+        _builtUpTo = highest;
         return held.Elapsed;
     }
 
@@ -258,18 +266,20 @@ public sealed class ShadowBuild : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Execute(_dataSource, $"DROP SCHEMA IF EXISTS {Schema} CASCADE", CancellationToken.None);
-        _shadow.Dispose();
-        await _archivingHeldOff.DisposeAsync();
+        try
+        {
+            await Execute(_dataSource, $"DROP SCHEMA IF EXISTS {Schema} CASCADE", CancellationToken.None);
+        }
+        finally
+        {
+            _shadow.Dispose();
+            await _archivingHeldOff.DisposeAsync();
+        }
     }
 
-    /// <summary>
-    /// Folds again the streams that moved up to <paramref name="upTo"/>. With appends held it reads and writes in the lock's
-    /// transaction: no connection to wait for from a pool the held appends may have emptied, and the last fold commits with the swap.
-    /// </summary>
-    private async Task<int> CatchUpTo(long upTo, CancellationToken ct, NpgsqlTransaction? held = null)
+    private async Task<int> CatchUpTo(long upTo, CancellationToken ct)
     {
-        var moved = await FoldMoved(_builtUpTo, upTo, held, ct);
+        var moved = await FoldMoved(_builtUpTo, upTo, transaction: null, ct);
         _builtUpTo = upTo;
         return moved;
     }
