@@ -4,7 +4,7 @@
 //   BASE_URL=http://127.0.0.1:5000 API_KEY=esk_... tests/browser/run reference-page.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch } from './browser.mjs';
+import { launch, localOnlyContext, pageErrors } from './browser.mjs';
 
 const base = new URL(process.env.BASE_URL ?? assert.fail('BASE_URL: the service to test, e.g. http://127.0.0.1:5000'));
 const key = process.env.API_KEY ?? assert.fail('API_KEY: a key of the client role');
@@ -31,20 +31,8 @@ test('the reference page lists every operation, stays on 127.0.0.1, logs no erro
 
   const browser = await launch();
   t.after(() => browser.close());
-  const context = await browser.newContext({ serviceWorkers: 'block' });
   const requests = [];
-  const elsewhere = [];
-  const errors = [];
-  // Every request the page makes, from any frame or worker; one for another host is recorded and never sent.
-  await context.route('**/*', (route) => {
-    const url = new URL(route.request().url());
-    requests.push(`${route.request().method()} ${url.href}`);
-    if (url.hostname === '127.0.0.1')
-      return route.continue();
-    elsewhere.push(url.href);
-    return route.abort('blockedbyclient');
-  });
-  context.on('websocket', (socket) => elsewhere.push(socket.url()));
+  const { context, elsewhere } = await localOnlyContext(browser, (request, url) => requests.push(`${request.method()} ${url.href}`));
   // A Content-Security-Policy violation is a console error in Chromium; the event is recorded too, in case it is not.
   await context.addInitScript(() => {
     window.__violations = [];
@@ -53,8 +41,7 @@ test('the reference page lists every operation, stays on 127.0.0.1, logs no erro
   });
   const page = await context.newPage();
   page.setDefaultTimeout(patience);
-  page.on('console', (message) => message.type() === 'error' && errors.push(`console: ${message.text()}`));
-  page.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`));
+  const errors = pageErrors(page);
 
   const answer = await page.goto(new URL('/reference/', base).href);
   assert.equal(answer.status(), 200);

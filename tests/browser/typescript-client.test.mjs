@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { launch } from './browser.mjs';
+import { launch, localOnlyContext, pageErrors } from './browser.mjs';
 
 const base = new URL(process.env.BASE_URL ?? assert.fail('BASE_URL: the service to test, e.g. http://127.0.0.1:5000'));
 const key = process.env.API_KEY ?? assert.fail('API_KEY: a key of the client role');
@@ -57,21 +57,11 @@ test('in chromium the client submits a job across origins, follows its events in
   t.after(() => server.close());
   const browser = await launch();
   t.after(() => browser.close());
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  const requests = [];
-  const elsewhere = [];
-  const errors = [];
-  await context.route('**/*', (route) => {
-    const url = new URL(route.request().url());
-    if (url.hostname === '127.0.0.1')
-      return route.continue();
-    elsewhere.push(url.href);
-    return route.abort('blockedbyclient');
-  });
+  const { context, elsewhere } = await localOnlyContext(browser);
   const tab = await context.newPage();
   tab.setDefaultTimeout(patience);
-  tab.on('console', (message) => message.type() === 'error' && errors.push(`console: ${message.text()}`));
-  tab.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`));
+  const errors = pageErrors(tab);
+  const requests = [];
   tab.on('response', (r) => requests.push({ method: r.request().method(), url: r.url(), status: r.status(), headers: r.request().headers() }));
 
   await tab.goto(`http://127.0.0.1:${pagePort}/`);

@@ -165,7 +165,13 @@ public sealed class ShadowBuild : IAsyncDisposable
     private const int FewEnoughToHold = 20;
 
     /// <summary>Folds again the streams that moved since the last build or catch-up, up to the horizon now; returns how many.</summary>
-    public async Task<int> CatchUp(CancellationToken ct) => await CatchUpTo(await _horizon.Settled(ct), ct);
+    public async Task<int> CatchUp(CancellationToken ct)
+    {
+        var upTo = await _horizon.Settled(ct);
+        var moved = await FoldMoved(_builtUpTo, upTo, transaction: null, ct);
+        _builtUpTo = upTo;
+        return moved;
+    }
 
     /// <summary>
     /// Catches up one last time with appends held (a SHARE lock on the streams table, which every append writes), then moves
@@ -275,13 +281,6 @@ public sealed class ShadowBuild : IAsyncDisposable
             _shadow.Dispose();
             await _archivingHeldOff.DisposeAsync();
         }
-    }
-
-    private async Task<int> CatchUpTo(long upTo, CancellationToken ct)
-    {
-        var moved = await FoldMoved(_builtUpTo, upTo, transaction: null, ct);
-        _builtUpTo = upTo;
-        return moved;
     }
 
     /// <summary>Folds again, up to <paramref name="upTo"/>, the streams with events after <paramref name="after"/>; returns how many.</summary>
@@ -398,9 +397,7 @@ public sealed class ShadowBuild : IAsyncDisposable
 
     private async Task<(string TenantId, Guid Id)[]> Streams(NpgsqlTransaction? transaction, string sql, CancellationToken ct, params object[] parameters)
     {
-        await using var command = transaction is null ? _dataSource.CreateCommand(sql) : new NpgsqlCommand(sql, transaction.Connection, transaction);
-        foreach (var parameter in parameters)
-            command.Parameters.Add(new() { Value = parameter });
+        await using var command = Command(transaction, sql, parameters);
         var streams = new List<(string, Guid)>();
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
@@ -410,10 +407,17 @@ public sealed class ShadowBuild : IAsyncDisposable
 
     private async Task<T> Scalar<T>(NpgsqlTransaction? transaction, string sql, CancellationToken ct, params object[] parameters)
     {
-        await using var command = transaction is null ? _dataSource.CreateCommand(sql) : new NpgsqlCommand(sql, transaction.Connection, transaction);
+        await using var command = Command(transaction, sql, parameters);
+        return (T)(await command.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <summary>A command in <paramref name="transaction"/>, or on a connection of the pool's when there is none.</summary>
+    private NpgsqlCommand Command(NpgsqlTransaction? transaction, string sql, object[] parameters)
+    {
+        var command = transaction is null ? _dataSource.CreateCommand(sql) : new NpgsqlCommand(sql, transaction.Connection, transaction);
         foreach (var parameter in parameters)
             command.Parameters.Add(new() { Value = parameter });
-        return (T)(await command.ExecuteScalarAsync(ct))!;
+        return command;
     }
 
     private static async Task Execute(NpgsqlDataSource dataSource, string sql, CancellationToken ct)
