@@ -65,7 +65,7 @@ public static class AppendScenarios
             var stock = await Measure(settings, $"append-existing-stock-{writers}", writers, ceiling, null,
                 ProgressReports(jobs, writers, (job, version) => StockAppend(store, job, version)));
             await Measure(settings, $"append-existing-{writers}", writers, ceiling, stock,
-                ProgressReports(jobs, writers, async (job, version) => (await streams.Execute(Running(job, version), Progressed(version), Bench, default)).Job.Version));
+                ProgressReports(jobs, writers, async (job, version) => (await streams.Execute(Running(job, version), [Progressed(version)], Bench, default)).Job.Version));
         }
     }
 

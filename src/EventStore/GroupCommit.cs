@@ -18,6 +18,9 @@ public sealed record StreamAppend(
     /// <summary>Messages to hand to the outbox in the append's transaction (see <see cref="GroupCommit"/>): sent only if it commits, after it.</summary>
     public IReadOnlyList<object> Outgoing { get; init; } = [];
 
+    /// <summary>Statements to run in the append's transaction: they commit only with its events (a lease given up with the outcome).</summary>
+    public IReadOnlyList<QueuedSql> AlsoRun { get; init; } = [];
+
     /// <summary>Adds the append to <paramref name="session"/>, for its tenant, with its metadata on each event.</summary>
     public StreamAction AddTo(IDocumentSession session)
     {
@@ -31,9 +34,14 @@ public sealed record StreamAppend(
             e.CausationId = Metadata.CausationId;
             e.UserName = Metadata.Actor;
         }
+        foreach (var statement in AlsoRun)
+            session.QueueSqlCommand(statement.Sql, statement.Parameters);
         return action;
     }
 }
+
+/// <summary>A statement for Marten's unit of work, with a "?" for each of its <paramref name="Parameters"/>.</summary>
+public sealed record QueuedSql(string Sql, params object[] Parameters);
 
 /// <summary>Where a stream stands after an append: its version and the global sequence number of its last event.</summary>
 public sealed record Appended(long Version, long LastSeq)

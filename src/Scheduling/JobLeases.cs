@@ -50,9 +50,6 @@ public sealed class JobLeases(NpgsqlDataSource dataSource)
         options.Storage.ExtendedSchemaObjects.Add(leases);
     }
 
-    // Leases given up together (many jobs finishing at once) go in one statement.
-    private readonly Batcher<(Guid JobId, Guid Token), bool> _releases = new(leases => Release(dataSource, leases), maxBatch: 256);
-
     /// <summary>
     /// Extends the lease by <paramref name="duration"/> from now (by the claim's length when null), if
     /// <paramref name="token"/> still holds it and it has not run out. Returns the new lease and whether
@@ -171,19 +168,9 @@ public sealed class JobLeases(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>Gives the lease up (the attempt's outcome is recorded). A token that no longer holds it changes nothing.</summary>
-    public Task Release(Guid jobId, Guid token, CancellationToken ct) => _releases.Run((jobId, token), ct);
-
-    private static async Task<IReadOnlyList<bool>> Release(NpgsqlDataSource dataSource, IReadOnlyList<(Guid JobId, Guid Token)> leases)
-    {
-        await using var command = dataSource.CreateCommand($"""
-            DELETE FROM {TableName} AS l
-            USING unnest($1::uuid[], $2::uuid[]) AS released (job_id, token)
-            WHERE l.job_id = released.job_id AND l.token = released.token
-            """);
-        command.Parameters.Add(new() { Value = leases.Select(l => l.JobId).ToArray() });
-        command.Parameters.Add(new() { Value = leases.Select(l => l.Token).ToArray() });
-        await command.ExecuteNonQueryAsync();
-        return [.. leases.Select(_ => true)];
-    }
+    /// <summary>
+    /// Gives the lease up, in the transaction that records the attempt's outcome: both commit or neither does. A token that
+    /// no longer holds it changes nothing.
+    /// </summary>
+    internal static QueuedSql GiveUp(Guid jobId, Guid token) => new($"DELETE FROM {TableName} WHERE job_id = ? AND token = ?", jobId, token);
 }

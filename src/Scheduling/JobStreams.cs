@@ -85,16 +85,19 @@ public sealed class JobStreams
     /// <summary>
     /// Decides <paramref name="command"/> on the job as it now stands and appends what it decides. With
     /// <paramref name="ifMatch"/>, only while the job is at that version (<see cref="VersionMismatch"/> otherwise).
+    /// With <paramref name="endingLease"/>, the command ends the attempt that token holds: the lease is given up in the append's transaction.
     /// </summary>
-    public async Task<JobWritten> Execute(Guid jobId, string tenantId, JobCommand command, EventMetadata metadata, CancellationToken ct, long? ifMatch = null) =>
-        await Decide(await Read(jobId, tenantId, ct), fresh: true, command, metadata, ifMatch, ct);
+    public async Task<JobWritten> Execute(
+        Guid jobId, string tenantId, JobCommand command, EventMetadata metadata, CancellationToken ct, long? ifMatch = null, Guid? endingLease = null) =>
+        await Decide(await Read(jobId, tenantId, ct), fresh: true, [command], metadata, ifMatch, endingLease, ct);
 
     /// <summary>
-    /// Decides <paramref name="command"/> on the job as the caller last saw it (a runner, after its own appends), without a read;
-    /// when the job moved meanwhile, or the state seen refuses the command, it reads the job and decides again.
+    /// Decides <paramref name="commands"/> in turn on the job as the caller last saw it (a runner, after its own appends), without a
+    /// read, and appends all their events at once; when the job moved meanwhile, or the state seen refuses them, it reads the job and
+    /// decides again. With <paramref name="endingLease"/>, as above.
     /// </summary>
-    public Task<JobWritten> Execute(JobAt seen, JobCommand command, EventMetadata metadata, CancellationToken ct) =>
-        Decide(seen, fresh: false, command, metadata, ifMatch: null, ct);
+    public Task<JobWritten> Execute(JobAt seen, IReadOnlyList<JobCommand> commands, EventMetadata metadata, CancellationToken ct, Guid? endingLease = null) =>
+        Decide(seen, fresh: false, commands, metadata, ifMatch: null, endingLease, ct);
 
     /// <summary>
     /// Records an attempt to deliver a callback about <paramref name="job"/> (webhook.attempted, .delivered or .abandoned) after
@@ -151,7 +154,8 @@ public sealed class JobStreams
     public Transaction In(NpgsqlTransaction transaction) =>
         new(this, _store.LightweightSession(SessionOptions.ForTransaction(transaction, shouldAutoCommit: true)), transaction);
 
-    private async Task<JobWritten> Decide(JobAt job, bool fresh, JobCommand command, EventMetadata metadata, long? ifMatch, CancellationToken ct)
+    private async Task<JobWritten> Decide(
+        JobAt job, bool fresh, IReadOnlyList<JobCommand> commands, EventMetadata metadata, long? ifMatch, Guid? endingLease, CancellationToken ct)
     {
         for (var conflicts = 0; ;)
         {
@@ -160,7 +164,7 @@ public sealed class JobStreams
             IReadOnlyList<JobEvent> events;
             try
             {
-                events = JobDecider.Decide(command, job.State, _clock.GetUtcNow());
+                events = JobDecider.Decide(commands, job.State, _clock.GetUtcNow());
             }
             catch (JobRuleViolation) when (!fresh)
             {
@@ -168,11 +172,15 @@ public sealed class JobStreams
                 (job, fresh) = (await Read(job.Id, job.TenantId, ct), true);
                 continue;
             }
+            QueuedSql[] givingUp = endingLease is { } token ? [JobLeases.GiveUp(job.Id, token)] : [];
             if (events.Count == 0)
+            {
+                await RunAlone(givingUp, ct);
                 return new JobWritten(job, events, 0);
+            }
             try
             {
-                var appended = await _commits.Append(Append(job, events, metadata), ct);
+                var appended = await _commits.Append(Append(job, events, metadata) with { AlsoRun = givingUp }, ct);
                 return new JobWritten(job with { State = events.Aggregate(job.State, Job.Evolve), Version = appended.Version }, events, appended.LastSeq);
             }
             catch (ConcurrencyException) when (conflicts++ < Conflicts.MaxRetries)
@@ -181,6 +189,17 @@ public sealed class JobStreams
                 (job, fresh) = (await Read(job.Id, job.TenantId, ct), true);
             }
         }
+    }
+
+    /// <summary>Runs statements that had an append to go with, when the decision was to append nothing.</summary>
+    private async Task RunAlone(QueuedSql[] statements, CancellationToken ct)
+    {
+        if (statements.Length == 0)
+            return;
+        await using var session = _store.LightweightSession();
+        foreach (var statement in statements)
+            session.QueueSqlCommand(statement.Sql, statement.Parameters);
+        await session.SaveChangesAsync(ct);
     }
 
     private async Task<JobAt> Read(Guid jobId, string tenantId, CancellationToken ct)

@@ -111,10 +111,9 @@ public sealed class HeldOpenAppendTests(ApiForEveryWritePath api) : IClassFixtur
                 var (id, claimed) = await Claimed(queue, hour);
                 var execution = new JobExecution(new JobAt(id, Tenants.Default, claimed.State, claimed.Version, id.ToString()), streams,
                     new EventMetadata(Actor: "test-runner"), TimeProvider.System, TimeSpan.FromSeconds(30), NullLogger.Instance);
-                JobCommand command = path == "suspension"
-                    ? new SuspendJob(claimed.State.Attempt, "bank", DateTimeOffset.UtcNow + hour)
-                    : new ReportProgress(claimed.State.Attempt, 50, null);
-                return (id, () => execution.Execute(command, default), path == "suspension" ? "job.suspended" : "job.progressed");
+                return path == "suspension"
+                    ? (id, () => execution.Finish(new SuspendJob(claimed.State.Attempt, "bank", DateTimeOffset.UtcNow + hour), claimed.Lease.Token), "job.suspended")
+                    : (id, () => execution.Report(new ReportProgress(claimed.State.Attempt, 50, null)), "job.progressed");
             }
             case "worker report":
             {
@@ -131,8 +130,8 @@ public sealed class HeldOpenAppendTests(ApiForEveryWritePath api) : IClassFixtur
             case "expiry":
             {
                 var (id, claimed) = await Claimed(queue, hour);
-                await api.Drive(id, new SuspendJob(claimed.State.Attempt, "bank", DateTimeOffset.UtcNow.AddMilliseconds(300)));
-                await services.GetRequiredService<JobLeases>().Release(id, claimed.Lease.Token, default);
+                await streams.Execute(id, Tenants.Default, new SuspendJob(claimed.State.Attempt, "bank", DateTimeOffset.UtcNow.AddMilliseconds(300)),
+                    EventMetadata.None, default, endingLease: claimed.Lease.Token);
                 await Task.Delay(400);
                 return (id, () => queue.ExpireLeases(1000, "test-sweeper", default), "job.failed");
             }

@@ -23,6 +23,22 @@ public sealed class RunnerTests(ApiFixture api) : IClassFixture<ApiFixture>
     }
 
     [Fact]
+    public async Task Reports_made_together_keep_every_percent_in_order_and_the_last_commits_with_the_outcome_and_the_lease_going()
+    {
+        var id = await _client.SubmitTranscode(steps: 100, stepMs: 0);
+
+        await using var stream = await SseStream.Open(_client, $"/jobs/{id}/events");
+        var events = await stream.ReadToEnd();
+
+        Assert.Equal(Enumerable.Range(1, 100), events.Where(e => e.Event == "progress").Select(e => e.Json.GetProperty("percent").GetInt32()));
+        Assert.Equal("completed", events[^1].Event);
+        // One transaction (xmin) for the last report and the outcome, and the lease was given up in it: none is left once the client sees the end.
+        Assert.Equal(1L, await api.Database.Scalar<long>(
+            "SELECT count(DISTINCT xmin::text) FROM jobs.mt_events WHERE stream_id = $1 AND (type = 'job.completed' OR data ->> 'percent' = '100')", id));
+        Assert.Equal(0L, await api.Database.Scalar<long>("SELECT count(*) FROM jobs.job_leases WHERE job_id = $1", id));
+    }
+
+    [Fact]
     public async Task A_report_produces_a_csv_that_the_result_url_returns()
     {
         var accepted = await _client.PostJson("/reports", """{"reportType":"quarterly","year":2025}""", Guid.NewGuid().ToString());

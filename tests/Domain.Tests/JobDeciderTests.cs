@@ -92,6 +92,21 @@ public sealed class JobDeciderTests
     }
 
     [Fact]
+    public void Held_reports_and_an_outcome_decided_together_are_each_decided_on_the_job_the_ones_before_left()
+    {
+        var events = JobDecider.Decide(
+            [new ReportProgress(1, 40, null), new ReportProgress(1, 100, "done"), new CompleteJob(1, Input, "application/json")],
+            Job.Fold([Submitted, Started()])!, Now);
+        Assert.Equal([typeof(JobProgressed), typeof(JobProgressed), typeof(JobCompleted)], events.Select(e => e.GetType()));
+
+        // A report after the outcome is decided on the finished job: the whole group is refused.
+        var refused = Assert.Throws<JobRuleViolation>(() => JobDecider.Decide(
+            [new ReportProgress(1, 40, null), new CompleteJob(1, Input, "application/json"), new ReportProgress(1, 100, null)],
+            Job.Fold([Submitted, Started()])!, Now));
+        Assert.Equal("job_already_finished", refused.Code);
+    }
+
+    [Fact]
     public void Progress_before_the_start_or_after_the_end_is_refused()
     {
         Assert.Equal("job_not_processing", Refused(new ReportProgress(1, 10, null), Submitted).Code);

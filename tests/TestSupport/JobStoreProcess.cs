@@ -47,7 +47,7 @@ public sealed class JobStoreProcess : IDisposable
     public async Task Execute(Guid id, Func<Job, JobCommand> command, string tenant = Tenants.Default)
     {
         var view = (await Queries.Status(id, tenant, default))!;
-        await Streams.Execute(JobAt.Of(view), command(view.State), EventMetadata.None, default);
+        await Streams.Execute(JobAt.Of(view), [command(view.State)], EventMetadata.None, default);
     }
 
     public Task Execute(Guid id, JobCommand command, string tenant = Tenants.Default) => Execute(id, _ => command, tenant);

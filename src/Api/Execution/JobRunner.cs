@@ -157,7 +157,7 @@ public sealed class JobRunner(
         JobCommand? outcome;
         try
         {
-            var context = new JobContext(submitted.JobId, attempt, (percent, message, ct) => execution.Execute(new ReportProgress(attempt, percent, message), ct));
+            var context = new JobContext(submitted.JobId, attempt, (percent, message, _) => execution.Report(new ReportProgress(attempt, percent, message)));
             var output = await type.Run!(submitted.Input, context, handler.Token);
             outcome = output.Wait is var (party, wait)
                 ? new SuspendJob(attempt, party, clock.GetUtcNow() + wait)
@@ -190,34 +190,24 @@ public sealed class JobRunner(
             await keeping;
         }
 
-        // The lease is given up only once the attempt's outcome is recorded (a suspended job's sweep then holds it till
-        // the wait is over). Otherwise (the lease was
-        // lost, the database is away) it stays for the sweep, which turns it into a retry: deleting
-        // it here would leave the job processing with nobody to finish it.
-        if (outcome is not null && await Record(execution, outcome))
-        {
-            try
-            {
-                await leases.Release(submitted.JobId, claimed.Lease.Token, CancellationToken.None);
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning("Could not give up the lease of job {JobId}: {Error}", submitted.JobId, e.Message);
-            }
-        }
+        if (outcome is not null)
+            await Record(execution, outcome, claimed.Lease.Token);
         _wakeup.Signal.Set(); // a slot is free
     }
 
     private static FailAttempt Failure(int attempt, string code, string message, bool retryable = true) =>
         new(attempt, code, message, Random.Shared.NextDouble(), retryable);
 
-    /// <summary>Records the attempt's outcome; false when it could not be (the job moved on, or the database is away).</summary>
-    private async Task<bool> Record(JobExecution execution, JobCommand outcome)
+    /// <summary>
+    /// Records the attempt's outcome and gives up its lease with it (a suspended job's sweep then holds it till the wait is over).
+    /// When the outcome cannot be recorded (the lease was lost, the database is away) the lease stays for the sweep, which turns it
+    /// into a retry: giving it up would leave the job processing with nobody to finish it.
+    /// </summary>
+    private async Task Record(JobExecution execution, JobCommand outcome, Guid leaseToken)
     {
         try
         {
-            await execution.Execute(outcome, CancellationToken.None);
-            return true;
+            await execution.Finish(outcome, leaseToken);
         }
         catch (JobRuleViolation v)
         {
@@ -228,7 +218,6 @@ public sealed class JobRunner(
             // The lease runs out, and the sweep retries the job: the attempt is not lost.
             logger.LogError("Could not record {Outcome} for job {JobId}: {Error}", outcome.GetType().Name, execution.JobId, e.Message);
         }
-        return false;
     }
 
     /// <summary>

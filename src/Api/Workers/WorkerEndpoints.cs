@@ -177,9 +177,7 @@ public static class WorkerEndpoints
         if (holder.Check != LeaseCheck.Held)
             return holder.Check == LeaseCheck.Expired ? LeaseExpired() : LeaseNotHeld();
 
-        var changed = (await streams.Execute(id, holder.TenantId, command(request, holder), RequestMetadata.Of(http), ct)).Job;
-        if (finishes)
-            await leases.Release(id, token, CancellationToken.None);
+        var changed = (await streams.Execute(id, holder.TenantId, command(request, holder), RequestMetadata.Of(http), ct, endingLease: finishes ? token : null)).Job;
         return TypedResults.Ok(new WorkerOutcome(JobDecider.Name(changed.State.Status), changed.State.Attempt, changed.Version, changed.State.CancellationRequested));
     }
 

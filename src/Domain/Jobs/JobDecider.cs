@@ -65,6 +65,22 @@ public static class JobDecider
         _ => throw new ArgumentOutOfRangeException(nameof(command), command, "Unknown job command."),
     };
 
+    /// <summary>
+    /// Decides <paramref name="commands"/> in turn, each on the job as the ones before it left it (a runner's held progress
+    /// reports and its outcome, appended together): all their events, or the first refusal.
+    /// </summary>
+    public static IReadOnlyList<JobEvent> Decide(IEnumerable<JobCommand> commands, Job state, DateTimeOffset now)
+    {
+        var events = new List<JobEvent>();
+        foreach (var command in commands)
+        {
+            var decided = Decide(command, state, now);
+            events.AddRange(decided);
+            state = decided.Aggregate(state, Job.Evolve);
+        }
+        return events;
+    }
+
     private static JobRuleViolation NotHeld(Job job, IFromHolder command) =>
         job.IsFinished || job.Attempt == 0
             ? NotInState(job, "changed by a runner", "processing")
