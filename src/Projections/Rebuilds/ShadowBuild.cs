@@ -324,18 +324,24 @@ public sealed class ShadowBuild : IAsyncDisposable
     }
 
     /// <summary>
-    /// Folds one tenant's events (in stream and version order) and writes what they make: documents in bulk into the empty
-    /// copy, else as upserts; the statistics by their projection's own statements, which may be applied again.
+    /// Folds one tenant's events (in stream and version order) and writes what they make: in bulk into the empty copy, else
+    /// documents as upserts and the statistics by their projection's own statements, which may be applied again.
     /// </summary>
     private async Task Write(string tenantId, IReadOnlyList<IEvent> events, NpgsqlTransaction? transaction, bool bulk, CancellationToken ct)
     {
         var statuses = new List<JobStatusView>();
         var results = new List<JobResultView>();
+        var stats = new List<JobStatsRow>();
         var statsCopy = $"{Schema}.{JobStatsProjection.TableName}";
         await using var write = _shadow.LightweightSession(In(transaction, tenantId));
         foreach (var stream in events.GroupBy(e => e.StreamId))
         {
-            if (Builds(JobStatsProjection.ProjectionName))
+            if (Builds(JobStatsProjection.ProjectionName) && bulk)
+            {
+                if (stream.Aggregate((JobStatsRow?)null, JobStatsProjection.Evolve) is { } row)
+                    stats.Add(row);
+            }
+            else if (Builds(JobStatsProjection.ProjectionName))
             {
                 foreach (var e in stream)
                     JobStatsProjection.Apply(write, e, statsCopy);
@@ -351,6 +357,7 @@ public sealed class ShadowBuild : IAsyncDisposable
         {
             await _shadow.BulkInsertAsync(tenantId, statuses, cancellation: ct);
             await _shadow.BulkInsertAsync(tenantId, results, cancellation: ct);
+            await JobStatsProjection.CopyInto(_dataSource, statsCopy, stats, ct);
         }
         else
         {

@@ -2,6 +2,8 @@ using EventSourced.EventStore;
 using JasperFx.Events;
 using Marten;
 using Marten.Events.Projections;
+using Npgsql;
+using NpgsqlTypes;
 using Weasel.Postgresql.Tables;
 using static EventSourced.Domain.Jobs.JobEvent;
 
@@ -62,11 +64,10 @@ public sealed class JobStatsProjection : EventProjection
                 break;
             case JobCompleted or JobFailed or JobCancelled:
                 var at = ((Domain.Jobs.JobEvent)e.Data).At;
-                var outcome = e.Data switch { JobCompleted => "completed", JobFailed => "failed", _ => "cancelled" };
                 operations.QueueSqlCommand($"""
                     UPDATE {jobs} SET outcome = ?, ended_at = ?, duration_ms = greatest(0, extract(epoch FROM ?::timestamptz - submitted_at) * 1000)
                     WHERE tenant_id = ? AND job_id = ?
-                    """, outcome, at, at, e.TenantId, e.StreamId);
+                    """, OutcomeOf(e.Data), at, at, e.TenantId, e.StreamId);
                 break;
             case JobRedriven:
                 operations.QueueSqlCommand($"UPDATE {jobs} SET outcome = NULL, ended_at = NULL, duration_ms = NULL WHERE tenant_id = ? AND job_id = ?",
@@ -74,4 +75,51 @@ public sealed class JobStatsProjection : EventProjection
                 break;
         }
     }
+
+    /// <summary>
+    /// A job's row as its events leave it, by the same rules as <see cref="Apply"/>: for a rebuild, which folds each job's events
+    /// in memory and copies the rows into its empty table in bulk, rather than two statements per job (15 % of its time).
+    /// </summary>
+    public static JobStatsRow? Evolve(JobStatsRow? row, IEvent e) => (e.Data, row) switch
+    {
+        (JobSubmitted submitted, null) => new JobStatsRow(e.TenantId, submitted.JobId, submitted.Type, submitted.At, null, null, null),
+        (JobCompleted or JobFailed or JobCancelled, not null) => row with
+        {
+            Outcome = OutcomeOf(e.Data),
+            EndedAt = ((Domain.Jobs.JobEvent)e.Data).At,
+            // As PostgreSQL computes it from the stored values, which keep whole microseconds.
+            DurationMs = Math.Max(0, Microseconds(((Domain.Jobs.JobEvent)e.Data).At) - Microseconds(row.SubmittedAt)) / 1000.0,
+        },
+        (JobRedriven, not null) => row with { Outcome = null, EndedAt = null, DurationMs = null },
+        _ => row,
+    };
+
+    /// <summary>Copies <paramref name="rows"/> into <paramref name="jobs"/>, a rebuild's empty copy of the table, with PostgreSQL's binary COPY.</summary>
+    public static async Task CopyInto(NpgsqlDataSource dataSource, string jobs, IReadOnlyCollection<JobStatsRow> rows, CancellationToken ct)
+    {
+        if (rows.Count == 0)
+            return;
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var copy = await connection.BeginBinaryImportAsync(
+            $"COPY {jobs} (tenant_id, job_id, type, submitted_at, outcome, ended_at, duration_ms) FROM STDIN (FORMAT BINARY)", ct);
+        foreach (var row in rows)
+        {
+            await copy.StartRowAsync(ct);
+            await copy.WriteAsync(row.TenantId, NpgsqlDbType.Text, ct);
+            await copy.WriteAsync(row.JobId, NpgsqlDbType.Uuid, ct);
+            await copy.WriteAsync(row.Type, NpgsqlDbType.Text, ct);
+            await copy.WriteAsync(row.SubmittedAt, NpgsqlDbType.TimestampTz, ct);
+            await copy.WriteAsync(row.Outcome, NpgsqlDbType.Text, ct);
+            await copy.WriteAsync(row.EndedAt, NpgsqlDbType.TimestampTz, ct);
+            await copy.WriteAsync(row.DurationMs, NpgsqlDbType.Double, ct);
+        }
+        await copy.CompleteAsync(ct);
+    }
+
+    private static string OutcomeOf(object data) => data switch { JobCompleted => "completed", JobFailed => "failed", _ => "cancelled" };
+
+    private static long Microseconds(DateTimeOffset at) => at.UtcTicks / TimeSpan.TicksPerMicrosecond;
 }
+
+/// <summary>One job's row in the statistics' table.</summary>
+public sealed record JobStatsRow(string TenantId, Guid JobId, string Type, DateTimeOffset SubmittedAt, string? Outcome, DateTimeOffset? EndedAt, double? DurationMs);
