@@ -40,6 +40,7 @@ public static class JobsScenario
         using var http = await api.Client(connections: 1024);
         await SseScenarios.Submit(http, 200, "transcode", Input);   // warm up every path a job takes
         await WaitUntilFinished(settings, 0, TimeSpan.FromMinutes(2));
+        await Analyze(settings);
 
         await Burst(settings, api, http);
         foreach (var rate in Rates)
@@ -104,6 +105,18 @@ public static class JobsScenario
                 streams.Release();
             }
         }
+    }
+
+    /// <summary>
+    /// Gives the fresh database the planner statistics a service that has run a while has. Without them, autovacuum's first
+    /// pass comes a minute in, and the plans the server prepared meanwhile are made for empty tables: in one run the claim's
+    /// read of four first events by key touched 2,500 blocks a call, 3.7 ms. Ours and each peer's alike, after the warm-up.
+    /// </summary>
+    internal static async Task Analyze(BenchSettings settings)
+    {
+        await using var db = new NpgsqlConnection(settings.ConnectionString);
+        await db.OpenAsync();
+        await new NpgsqlCommand("ANALYZE", db).ExecuteNonQueryAsync();
     }
 
     /// <summary>Jobs not yet finished: ours, or a peer's by its own <paramref name="query"/>.</summary>

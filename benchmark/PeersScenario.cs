@@ -67,6 +67,7 @@ public static class PeersScenario
 
         await HangfireProducers.Enqueue(client, 200);   // warm up every path a job takes, as ours does
         await JobsScenario.WaitUntilFinished(settings, 0, TimeSpan.FromMinutes(2), unfinished);
+        await JobsScenario.Analyze(settings);
 
         var clock = Stopwatch.StartNew();
         await HangfireProducers.Enqueue(client, JobsScenario.BurstJobs);
