@@ -133,7 +133,7 @@ public sealed class ApiServer : IAsyncDisposable
         return dir?.FullName ?? throw new InvalidOperationException("EventSourced.sln not found.");
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

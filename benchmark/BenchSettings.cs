@@ -11,7 +11,7 @@ public sealed record BenchSettings(string ConnectionString, TimeSpan Warmup, Tim
         Environment.GetEnvironmentVariable("BENCH_DATABASE_URL") ?? throw new InvalidOperationException("Run the benchmark with ./bench: it sets BENCH_DATABASE_URL."),
         TimeSpan.FromSeconds(double.Parse(Environment.GetEnvironmentVariable("BENCH_WARMUP_SECONDS") ?? "2", System.Globalization.CultureInfo.InvariantCulture)),
         TimeSpan.FromSeconds(double.Parse(Environment.GetEnvironmentVariable("BENCH_SECONDS") ?? "8", System.Globalization.CultureInfo.InvariantCulture)),
-        args.Length > 0 ? args : ["append", "submit", "status", "auth", "sse", "longpoll", "callbacks", "search", "feed", "tail", "fairness", "jobs", "peers", "rebuild", "archive"]);
+        args.Length > 0 ? args : ["append", "submit", "status", "auth", "sketch", "sse", "longpoll", "callbacks", "search", "feed", "tail", "fairness", "jobs", "peers", "rebuild", "archive"]);
 
     public bool Runs(string scenario) => Scenarios.Contains(scenario);
 

@@ -52,7 +52,7 @@ public static partial class HttpScenarios
     private static (string, object)[] Figures(WrkResult result, ApiServer api) =>
         [("ops_per_s", result.OpsPerSecond), ("p50_ms", result.P50), ("p99_ms", result.P99), ("rss_mb", Report.RssMb(api.Pid)), ("errors", result.Errors)];
 
-    private static Task<WrkResult> Submit(BenchSettings settings, ApiServer api) => Wrk(settings, api, "submit", $$$"""
+    private static Task<WrkResult> Submit(BenchSettings settings, ApiServer api) => Wrk(settings, api.Url, "submit", $$$"""
         local counter = 0
         local body = '{"type":"noop","input":{"fileId":"bench"}}'
         function setup(thread) thread:set("prefix", tostring(math.random(1, 2^31)) .. "-" .. tostring(os.time())) end
@@ -65,7 +65,7 @@ public static partial class HttpScenarios
     private static async Task<WrkResult> Status(BenchSettings settings, ApiServer api)
     {
         var ids = await JobIds(api.ConnectionString, 20_000);
-        return await Wrk(settings, api, "status", $$"""
+        return await Wrk(settings, api.Url, "status", $$"""
             local ids = { {{string.Join(",", ids.Select(id => $"\"{id}\""))}} }
             local i = 0
             function setup(thread) thread:set("offset", math.random(1, #ids)) end
@@ -92,9 +92,10 @@ public static partial class HttpScenarios
         return ids.Count > 0 ? ids : throw new InvalidOperationException("No jobs to read: run the submit scenario first (./bench submit status).");
     }
 
-    private sealed record WrkResult(double OpsPerSecond, double P50, double P99, long Errors);
+    internal sealed record WrkResult(double OpsPerSecond, double P50, double P99, long Errors);
 
-    private static async Task<WrkResult> Wrk(BenchSettings settings, ApiServer api, string name, string script)
+    /// <summary>Runs wrk's Lua <paramref name="script"/> against <paramref name="url"/> at 64 connections: warm-up, then the measured time.</summary>
+    internal static async Task<WrkResult> Wrk(BenchSettings settings, string url, string name, string script)
     {
         var file = Path.Combine(Path.GetTempPath(), $"wrk-{name}-{Guid.NewGuid():N}.lua");
         await File.WriteAllTextAsync(file, script);
@@ -102,8 +103,8 @@ public static partial class HttpScenarios
         {
             // Warm up, then measure: under load the tiered JIT takes about 15 s to settle (status went
             // from 4,400 to 9,200 requests/s over its first 20 s), and a server runs for longer than that.
-            await RunWrk(file, api, settings.Warmup > HttpWarmup ? settings.Warmup : HttpWarmup);
-            return Parse(await RunWrk(file, api, settings.Duration));
+            await RunWrk(file, url, settings.Warmup > HttpWarmup ? settings.Warmup : HttpWarmup);
+            return Parse(await RunWrk(file, url, settings.Duration));
         }
         finally
         {
@@ -111,10 +112,10 @@ public static partial class HttpScenarios
         }
     }
 
-    private static async Task<string> RunWrk(string script, ApiServer api, TimeSpan duration)
+    private static async Task<string> RunWrk(string script, string url, TimeSpan duration)
     {
         var info = new ProcessStartInfo("wrk", ["-t", "2", "-c", Connections.ToString(CultureInfo.InvariantCulture),
-            "-d", $"{(int)Math.Max(1, duration.TotalSeconds)}s", "--latency", "-s", script, api.Url])
+            "-d", $"{(int)Math.Max(1, duration.TotalSeconds)}s", "--latency", "-s", script, url])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -5,6 +5,8 @@ if (settings.Runs("append"))
     await AppendScenarios.Run(await settings.WithFreshDatabase("bench_append"));
 if (settings.Runs("submit") || settings.Runs("status") || settings.Runs("auth"))
     await HttpScenarios.Run(await settings.WithFreshDatabase("bench_http"));
+if (settings.Runs("sketch"))
+    await SketchScenario.Run(settings);
 if (settings.Runs("sse"))
     await SseScenarios.Run(await settings.WithFreshDatabase("bench_sse"));
 if (settings.Runs("longpoll"))
