@@ -20,6 +20,9 @@ public static class RebuildScenario
 {
     public const int Jobs = 200_000;
 
+    // BENCH_REBUILD_WRITERS=0 measures the rebuild alone: what it does with the machine to itself.
+    private static readonly int Writers = int.Parse(Environment.GetEnvironmentVariable("BENCH_REBUILD_WRITERS") ?? "16", System.Globalization.CultureInfo.InvariantCulture);
+
     public static async Task Run(BenchSettings settings)
     {
         await using var dataSource = PostgresDataSource.Create(settings.ConnectionString);
@@ -38,7 +41,7 @@ public static class RebuildScenario
         using var stop = new CancellationTokenSource();
         var commits = new GroupCommit(store);
         long appended = 0;
-        var appending = Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
+        var appending = Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
@@ -58,7 +61,7 @@ public static class RebuildScenario
             await stop.CancelAsync();
             await appending;
             var rebuilt = await Scalar(dataSource, "SELECT count(*) FROM jobs.mt_doc_job_status WHERE status = 'Completed'");
-            Report.Result("rebuild", ("events", Jobs * 5), ("seconds", seconds), ("events_per_s", Jobs * 5 / seconds), ("jobs_rebuilt", rebuilt),
+            Report.Result("rebuild", ("writers", Writers), ("events", Jobs * 5), ("seconds", seconds), ("events_per_s", Jobs * 5 / seconds), ("jobs_rebuilt", rebuilt),
                 ("appends_meanwhile_per_s", during / seconds), ("appends_held_ms", held.TotalMilliseconds), ("rss_mb", Report.RssMb()));
         }
     }
