@@ -142,6 +142,7 @@ public sealed class JobReadModelTests(JobsDatabase db) : IClassFixture<JobsDatab
         jobs.Add((running, Tenants.Default));
         await db.Execute("UPDATE jobs.mt_doc_job_status SET data = jsonb_set(data, '{message}', '\"damaged\"')");
         await db.Execute("DELETE FROM jobs.mt_doc_job_results");
+        var indexes = await Indexes();
 
         var rebuilding = Rebuild();
         // A runner keeps reporting progress while the rebuild runs: the live table takes its appends, and the copy
@@ -163,7 +164,15 @@ public sealed class JobReadModelTests(JobsDatabase db) : IClassFixture<JobsDatab
         }
         var ids = jobs.Select(j => j.Id).ToArray();
         Assert.Equal(6, await session.Query<JobResultView>().Where(v => v.AnyTenant() && v.Id.IsOneOf(ids)).CountAsync());
+        // The copies were filled without their secondary indexes, made again before the swap: the new tables have every one.
+        Assert.Equal(indexes, await Indexes());
     }
+
+    /// <summary>The read models' indexes, each as PostgreSQL would make it again.</summary>
+    private Task<string> Indexes() => db.Scalar<string>("""
+        SELECT string_agg(indexdef, E'\n' ORDER BY indexdef) FROM pg_indexes
+        WHERE schemaname = 'jobs' AND tablename IN ('mt_doc_job_status', 'mt_doc_job_results', 'job_stats_jobs')
+        """);
 
     [Fact]
     public async Task A_verification_finds_a_damaged_row_and_the_missing_one_and_passes_after_a_rebuild()

@@ -40,6 +40,7 @@ public sealed class ShadowBuild : IAsyncDisposable
     private readonly DocumentStore _shadow;
     private readonly IReadOnlyCollection<string> _projections;
     private readonly ArchivingLock.Held _archivingHeldOff;
+    private readonly List<string> _deferredIndexes = [];
     private long _builtUpTo;
 
     private ShadowBuild(IDocumentStore live, NpgsqlDataSource dataSource, FeedHorizon horizon, DocumentStore shadow, string schema,
@@ -83,12 +84,39 @@ public sealed class ShadowBuild : IAsyncDisposable
             foreach (var table in JobReadModels.Tables.Values)
                 await Execute(dataSource, $"ALTER TABLE {schema}.{table.Name} SET (autovacuum_enabled = false)", ct);
             await build.RequireSameColumns(ct);
+            await build.DeferIndexes(ct);
             return build;
         }
         catch
         {
             await (build?.DisposeAsync() ?? archivingHeldOff.DisposeAsync());
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Drops the copies' indexes other than their primary keys, to be made again once the copies are filled (<see cref="Build"/>):
+    /// PostgreSQL builds an index over a full table faster than it keeps it up to date row by row, and the status table has
+    /// nine. The primary keys stay, for the upserts of the catch-up.
+    /// </summary>
+    private async Task DeferIndexes(CancellationToken ct)
+    {
+        await using var command = _dataSource.CreateCommand("""
+            SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+            FROM pg_index AS i JOIN pg_class AS t ON t.oid = i.indrelid JOIN pg_namespace AS n ON n.oid = t.relnamespace
+            WHERE n.nspname = $1 AND NOT i.indisprimary
+            """);
+        command.Parameters.Add(new() { Value = Schema });
+        var indexes = new List<(string Name, string Definition)>();
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+                indexes.Add((reader.GetString(0), reader.GetString(1)));
+        }
+        foreach (var (name, definition) in indexes)
+        {
+            await Execute(_dataSource, $"DROP INDEX {name}", ct);
+            _deferredIndexes.Add(definition);
         }
     }
 
@@ -133,6 +161,9 @@ public sealed class ShadowBuild : IAsyncDisposable
             }
             progress.Report(new BuildProgress(done, total, clock.Elapsed));
         }
+        foreach (var definition in _deferredIndexes)
+            await Execute(_dataSource, definition, ct);
+        _deferredIndexes.Clear();
         _builtUpTo = upTo;
         progress.Report(new BuildProgress(done, Math.Max(done, total), clock.Elapsed));
     }
