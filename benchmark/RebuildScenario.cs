@@ -14,7 +14,7 @@ namespace EventSourced.Benchmark;
 /// <summary>
 /// Scenario 7: an operator's rebuild. A million job events (200,000 jobs of five events: submitted,
 /// started, two progress reports, completed) in a database of their own, rebuilt into the read models as
-/// `./run projections rebuild` does it, beside the live ones, while 16 writers keep appending new jobs.
+/// `./run projections rebuild` does it, beside the live ones, while 16 writers (BENCH_REBUILD_WRITERS) keep appending new jobs.
 /// </summary>
 public static class RebuildScenario
 {
@@ -37,7 +37,7 @@ public static class RebuildScenario
         await WriteJobs(store, dataSource);
         Report.Say($"rebuild: wrote {Jobs * 5:N0} events in {writing.Elapsed.TotalSeconds:F1} s");
 
-        // Appends go on throughout, as in production: new jobs from 16 writers through group commit.
+        // Appends go on throughout, as in production: new jobs from the writers through group commit.
         using var stop = new CancellationTokenSource();
         var commits = new GroupCommit(store);
         long appended = 0;
