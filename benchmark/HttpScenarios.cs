@@ -23,9 +23,9 @@ public static partial class HttpScenarios
         {
             await using var api = await ApiServer.Start(settings, NoopType);
             if (settings.Runs("submit"))
-                Report.Result("submit", Figures(await Submit(settings, api), api));
+                Report.Result("submit", Figures(await Submit(settings, api), api.Pid));
             if (settings.Runs("status"))
-                Report.Result("status", Figures(await Status(settings, api), api));
+                Report.Result("status", Figures(await Status(settings, api), api.Pid));
         }
 
         // The cost of API keys: the same submit and status, checking keys and trusting a gateway's tenant header instead,
@@ -38,9 +38,9 @@ public static partial class HttpScenarios
                 var mode = gateway ? "gateway" : "keys";
                 await using var api = await ApiServer.Start(await settings.WithFreshDatabase("bench_auth"), NoopType, trustGateway: gateway);
                 var submit = await Submit(settings, api);
-                Report.Result($"auth_{mode}_submit", Figures(submit, api));
+                Report.Result($"auth_{mode}_submit", Figures(submit, api.Pid));
                 var status = await Status(settings, api);
-                Report.Result($"auth_{mode}_status", Figures(status, api));
+                Report.Result($"auth_{mode}_status", Figures(status, api.Pid));
                 foreach (var (name, rate) in new[] { ($"{mode}_submit", submit.OpsPerSecond), ($"{mode}_status", status.OpsPerSecond) })
                     (rates.TryGetValue(name, out var list) ? list : rates[name] = []).Add(rate);
             }
@@ -49,32 +49,37 @@ public static partial class HttpScenarios
         }
     }
 
-    private static (string, object)[] Figures(WrkResult result, ApiServer api) =>
-        [("ops_per_s", result.OpsPerSecond), ("p50_ms", result.P50), ("p99_ms", result.P99), ("rss_mb", Report.RssMb(api.Pid)), ("errors", result.Errors)];
+    /// <summary>A wrk run's figures, with the resident memory of the server process <paramref name="pid"/>.</summary>
+    internal static (string, object)[] Figures(WrkResult result, int pid) =>
+        [("ops_per_s", result.OpsPerSecond), ("p50_ms", result.P50), ("p99_ms", result.P99), ("rss_mb", Report.RssMb(pid)), ("errors", result.Errors)];
 
-    private static Task<WrkResult> Submit(BenchSettings settings, ApiServer api) => Wrk(settings, api.Url, "submit", $$$"""
+    private static Task<WrkResult> Submit(BenchSettings settings, ApiServer api) =>
+        Wrk(settings, api.Url, "submit", SubmitScript("/jobs", """{"type":"noop","input":{"fileId":"bench"}}""", Credential(api)));
+
+    private static async Task<WrkResult> Status(BenchSettings settings, ApiServer api) =>
+        await Wrk(settings, api.Url, "status", StatusScript(await JobIds(api.ConnectionString, 20_000), Credential(api)));
+
+    /// <summary>POSTs <paramref name="body"/> to <paramref name="path"/> with a fresh Idempotency-Key each time, and <paramref name="headers"/> (Lua table entries).</summary>
+    internal static string SubmitScript(string path, string body, string headers) => $$"""
         local counter = 0
-        local body = '{"type":"noop","input":{"fileId":"bench"}}'
+        local body = '{{body}}'
         function setup(thread) thread:set("prefix", tostring(math.random(1, 2^31)) .. "-" .. tostring(os.time())) end
         request = function()
           counter = counter + 1
-          return wrk.format("POST", "/jobs", { ["Content-Type"] = "application/json", ["Idempotency-Key"] = prefix .. "-" .. counter, {{{Credential(api)}}} }, body)
+          return wrk.format("POST", "{{path}}", { ["Content-Type"] = "application/json", ["Idempotency-Key"] = prefix .. "-" .. counter, {{headers}} }, body)
         end
-        """);
+        """;
 
-    private static async Task<WrkResult> Status(BenchSettings settings, ApiServer api)
-    {
-        var ids = await JobIds(api.ConnectionString, 20_000);
-        return await Wrk(settings, api.Url, "status", $$"""
-            local ids = { {{string.Join(",", ids.Select(id => $"\"{id}\""))}} }
-            local i = 0
-            function setup(thread) thread:set("offset", math.random(1, #ids)) end
-            request = function()
-              i = i + 1
-              return wrk.format("GET", "/jobs/" .. ids[(i + offset) % #ids + 1], { {{Credential(api)}} })
-            end
-            """);
-    }
+    /// <summary>GETs /jobs/{id} over <paramref name="ids"/>, each thread from a random one on, with <paramref name="headers"/> (Lua table entries).</summary>
+    internal static string StatusScript<T>(IEnumerable<T> ids, string headers) => $$"""
+        local ids = { {{string.Join(",", ids.Select(id => $"\"{id}\""))}} }
+        local i = 0
+        function setup(thread) thread:set("offset", math.random(1, #ids)) end
+        request = function()
+          i = i + 1
+          return wrk.format("GET", "/jobs/" .. ids[(i + offset) % #ids + 1], { {{headers}} })
+        end
+        """;
 
     /// <summary>The request's credential as a Lua table entry.</summary>
     private static string Credential(ApiServer api) => $"[\"{api.Credential.Name}\"] = \"{api.Credential.Value}\"";

@@ -71,39 +71,18 @@ public static class SketchScenario
     /// <summary>Reports the sketch's line, with ours beside it when <paramref name="ours"/> ran in this run.</summary>
     private static void Result(string scenario, string ours, HttpScenarios.WrkResult result, Process node)
     {
-        var line = new List<(string, object)>
-        {
-            ("ops_per_s", result.OpsPerSecond), ("p50_ms", result.P50), ("p99_ms", result.P99), ("rss_mb", Report.RssMb(node.Id)), ("errors", result.Errors),
-        };
+        var line = HttpScenarios.Figures(result, node.Id).ToList();
         if (Report.Reported(ours, "ops_per_s") is { } figure && result.OpsPerSecond > 0)
             line.AddRange([("eventsourced_ops_per_s", figure), ("eventsourced_ratio_ops_per_s", figure / result.OpsPerSecond)]);
         Report.Result(scenario, [.. line]);
     }
 
-    /// <summary>The article's client: a fresh Idempotency-Key per submit, its body a file id.</summary>
-    private static Task<HttpScenarios.WrkResult> Submit(BenchSettings settings, string url) => HttpScenarios.Wrk(settings, url, "sketch-submit", """
-        local counter = 0
-        local body = '{"fileId":"bench"}'
-        function setup(thread) thread:set("prefix", tostring(math.random(1, 2^31)) .. "-" .. tostring(os.time())) end
-        request = function()
-          counter = counter + 1
-          return wrk.format("POST", "/transcodes", { ["Content-Type"] = "application/json", ["Idempotency-Key"] = prefix .. "-" .. counter }, body)
-        end
-        """);
+    /// <summary>The article's client: a fresh Idempotency-Key per submit, its body a file id, no credential.</summary>
+    private static Task<HttpScenarios.WrkResult> Submit(BenchSettings settings, string url) =>
+        HttpScenarios.Wrk(settings, url, "sketch-submit", HttpScenarios.SubmitScript("/transcodes", """{"fileId":"bench"}""", headers: ""));
 
-    private static async Task<HttpScenarios.WrkResult> Status(BenchSettings settings, string url)
-    {
-        var ids = await SubmitJobs(url, StatusJobs);
-        return await HttpScenarios.Wrk(settings, url, "sketch-status", $$"""
-            local ids = { {{string.Join(",", ids.Select(id => $"\"{id}\""))}} }
-            local i = 0
-            function setup(thread) thread:set("offset", math.random(1, #ids)) end
-            request = function()
-              i = i + 1
-              return wrk.format("GET", "/jobs/" .. ids[(i + offset) % #ids + 1])
-            end
-            """);
-    }
+    private static async Task<HttpScenarios.WrkResult> Status(BenchSettings settings, string url) =>
+        await HttpScenarios.Wrk(settings, url, "sketch-status", HttpScenarios.StatusScript(await SubmitJobs(url, StatusJobs), headers: ""));
 
     /// <summary>Jobs to read, submitted as the article's client submits them, 64 at a time; their ids as the sketch answered.</summary>
     private static async Task<string[]> SubmitJobs(string url, int count)
