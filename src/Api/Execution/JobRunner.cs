@@ -87,12 +87,12 @@ public sealed class JobRunner(
             var idle = true;
             try
             {
-                var claimed = await ClaimWhatFits(running, stopping);
+                var claimed = await ClaimWhatFits(running);
                 foreach (var job in claimed)
                     running[Run(job, abort.Token)] = job.Submitted.Type;
                 idle = claimed.Count == 0;
             }
-            catch (Exception e) when (!stopping.IsCancellationRequested)
+            catch (Exception e)
             {
                 logger.LogWarning("Could not claim jobs: {Error}", e.Message);
             }
@@ -118,8 +118,13 @@ public sealed class JobRunner(
     }
 
     /// <summary>Claims as many jobs as this node has room for: in total, and for each type with a limit of its own.</summary>
-    private async Task<List<ClaimedJob>> ClaimWhatFits(Dictionary<Task, string> running, CancellationToken ct)
+    /// <remarks>
+    /// Not cancelled by the shutdown: a claim cut off mid-way threw past the loop, which then left without draining the jobs
+    /// already running (their outcomes unrecorded until their leases ran out), and could drop jobs it had just taken.
+    /// </remarks>
+    private async Task<List<ClaimedJob>> ClaimWhatFits(Dictionary<Task, string> running)
     {
+        var ct = CancellationToken.None;
         var claimed = new List<ClaimedJob>();
         var free = _options.Concurrency - running.Count;
         var inProcess = types.All.Where(t => t.RunsInProcess).ToList();
