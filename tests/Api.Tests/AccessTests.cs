@@ -361,13 +361,23 @@ public sealed class AccessLimitTests(ApiWithTightLimits api) : IClassFixture<Api
             request.Headers.Add("Prefer", $"wait={wait}");
             return client.SendAsync(request);
         }
-        var held = new[] { Poll(api.ClientFor("polls", Roles.Client), 60), Poll(api.ClientFor("polls", Roles.Auditor), 60) };
+        HttpClient[] holders = [api.ClientFor("polls", Roles.Client), api.ClientFor("polls", Roles.Auditor)];
+        var held = holders.Select(holder => Poll(holder, 60)).ToArray();
 
         // A poll that waits for nothing (answered at once while the two are not both held yet), until both are. On a slow
-        // machine the key's own rate (1/s, a burst of 3) may answer first: that is a "not yet" too.
+        // machine the key's own rate (1/s, a burst of 3) may answer first: that is a "not yet" too. A probe holds a
+        // stream's place while it is answered, so a poll that arrives then is refused: it is sent again, and a poll
+        // answered in any other way (a 304 before its minute) fails the test.
         var admin = api.ClientFor("polls", Roles.Admin);
         var (third, code) = await Eventually.Get(async () =>
             {
+                for (var i = 0; i < held.Length; i++)
+                {
+                    if (!held[i].IsCompleted)
+                        continue;
+                    Assert.Equal(HttpStatusCode.TooManyRequests, (await held[i]).StatusCode);
+                    held[i] = Poll(holders[i], 60);
+                }
                 var answer = await Poll(admin, 0);
                 return (answer, code: answer.StatusCode == HttpStatusCode.TooManyRequests ? (await answer.Json()).Str("code") : null);
             },
