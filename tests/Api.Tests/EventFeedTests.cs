@@ -98,6 +98,24 @@ public sealed class EventFeedTests(ApiWithoutRunner api) : IClassFixture<ApiWith
     }
 
     [Fact]
+    public async Task An_events_time_reads_as_plus_00_00_inside_its_data_in_the_history_the_feed_the_export_and_the_tail()
+    {
+        var start = (await Page("/events?limit=1000")).Horizon;
+        await using var tail = await SseStream.Open(_client, $"/events/stream?after={start}");
+        var id = await _client.SubmitTranscode();
+        using var export = new HttpRequestMessage(HttpMethod.Get, $"/events?after={start}");
+        export.Headers.Add("Accept", "application/x-ndjson");
+
+        var history = JsonDocument.Parse(await _client.GetStringAsync($"/jobs/{id}/history")).RootElement.GetProperty("events")[0];
+        var page = JsonDocument.Parse(await _client.GetStringAsync($"/events?after={start}")).RootElement.GetProperty("events")[0];
+        var line = JsonDocument.Parse(await (await _client.SendAsync(export)).Content.ReadAsStringAsync()).RootElement;
+        var live = JsonDocument.Parse((await tail.Next())!.Data).RootElement;
+
+        // The raw text, as a user reading the answer sees it: exports and tails wrote "\u002B00:00" where pages wrote "+00:00".
+        Assert.All([history, page, line, live], e => Assert.EndsWith("+00:00\"", e.GetProperty("data").GetProperty("at").GetRawText()));
+    }
+
+    [Fact]
     public async Task The_live_tail_streams_new_events_and_a_reconnect_with_Last_Event_ID_resumes_after_the_last_one_received()
     {
         var start = (await Page("/events?limit=1000")).Horizon;

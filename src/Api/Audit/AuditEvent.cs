@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using EventSourced.EventStore;
+using EventSourced.Api.Http;
 using JasperFx.Events;
 
 namespace EventSourced.Api.Audit;
@@ -9,7 +10,7 @@ namespace EventSourced.Api.Audit;
 public sealed record AuditEvent(long Seq, Guid JobId, long Version, string Type, DateTimeOffset Timestamp, JsonElement Data, EventMetadata Metadata)
 {
     /// <summary>Its JSON as the feed writes it, wherever it is written: a tail sends the same bytes from the database and from the window.</summary>
-    public static readonly JsonTypeInfo<AuditEvent> Json = (JsonTypeInfo<AuditEvent>)JsonSerializerOptions.Web.GetTypeInfo(typeof(AuditEvent));
+    public static readonly JsonTypeInfo<AuditEvent> Json = (JsonTypeInfo<AuditEvent>)ResponseJson.Web.GetTypeInfo(typeof(AuditEvent));
 
     public static AuditEvent From(IEvent e) => new(
         e.Sequence, e.StreamId, e.Version, e.EventTypeName, e.Timestamp, JsonSerializer.SerializeToElement(e.Data, e.Data.GetType(), JsonSerializerOptions.Web),

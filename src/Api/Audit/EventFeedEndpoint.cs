@@ -70,7 +70,7 @@ public static class EventFeedEndpoint
             var events = await query.Page(session, after, upTo, (int)Math.Min(left, ExportPage), ct);
             foreach (var e in events)
             {
-                await JsonSerializer.SerializeAsync(http.Response.Body, AuditEvent.From(e), JsonSerializerOptions.Web, ct);
+                await JsonSerializer.SerializeAsync(http.Response.Body, AuditEvent.From(e), AuditEvent.Json, ct);
                 await http.Response.Body.WriteAsync("\n"u8.ToArray(), ct);
             }
             await http.Response.Body.FlushAsync(ct);

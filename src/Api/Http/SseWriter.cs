@@ -36,7 +36,7 @@ public sealed class SseWriter(HttpResponse response)
     {
         Head(id, name);
         if (_json is null)
-            _json = new Utf8JsonWriter(_body);
+            _json = new Utf8JsonWriter(_body, new JsonWriterOptions { Encoder = ResponseJson.Encoder });
         else
             _json.Reset(_body);
         JsonSerializer.Serialize(_json, data, json);

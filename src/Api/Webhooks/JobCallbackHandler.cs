@@ -31,6 +31,7 @@ public static class JobCallbackHandler
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        Encoder = ResponseJson.Encoder,
     };
 
     public static void Configure(HandlerChain chain)
