@@ -7,7 +7,8 @@ public sealed class StartupTests
 {
     [Theory]
     [InlineData("postgres://postgres@127.0.0.1:{closedPort}/jobs", "Cannot use the database 127.0.0.1:{closedPort}/jobs named by DATABASE_URL")]
-    [InlineData("Host=127.0.0.1;Colour=blue", "DATABASE_URL is not a valid PostgreSQL connection string")]
+    [InlineData("Host=127.0.0.1;Colour=blue", "DATABASE_URL is not a valid PostgreSQL connection string (postgres://user:password@host:port/database, or Host=...;Database=...): ")]
+    [InlineData("banana", "DATABASE_URL is not a valid PostgreSQL connection string (postgres://user:password@host:port/database, or Host=...;Database=...): ")]
     [InlineData("", "No database is configured: set DATABASE_URL")]
     public async Task A_database_that_cannot_be_used_stops_start_up_with_one_clear_message(string databaseUrl, string message)
     {

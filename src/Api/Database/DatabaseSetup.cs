@@ -30,7 +30,8 @@ public sealed record DatabaseSettings(string Setting, NpgsqlConnectionStringBuil
         }
         catch (FormatException e)
         {
-            throw new DatabaseStartupException($"{setting} is not a valid PostgreSQL connection string: {e.Message}", e);
+            throw new DatabaseStartupException(
+                $"{setting} is not a valid PostgreSQL connection string (postgres://user:password@host:port/database, or Host=...;Database=...): {e.Message}", e);
         }
     }
 
