@@ -246,7 +246,7 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
         var response = await Post($"/jobs/{id}/cancel", r => r.Headers.TryAddWithoutValidation("If-Match", ifMatch));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("bad_request", (await response.Json()).Str("code"));
+        Assert.Equal("invalid_if_match", (await response.Json()).Str("code"));
         Assert.Equal("queued", (await (await _client.GetAsync($"/jobs/{id}")).Json()).Str("status"));
     }
 

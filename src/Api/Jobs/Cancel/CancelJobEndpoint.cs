@@ -29,6 +29,7 @@ public static class CancelJobEndpoint
     [Responds(StatusCodes.Status202Accepted, typeof(CancelAccepted), Headers = ["Location", "ETag"], Example = """
         {"jobId": "0193b1c4-7a3e-7c1d-9a4b-5c6d7e8f9a0b", "status": "processing", "cancellationRequested": true, "version": 5}
         """)]
+    [Problems(StatusCodes.Status400BadRequest, "invalid_if_match")]
     [Problems(StatusCodes.Status404NotFound, "job_not_found")]
     [Problems(StatusCodes.Status409Conflict, "job_already_finished", "concurrent_change")]
     [Problems(StatusCodes.Status412PreconditionFailed, "version_mismatch")]
@@ -39,7 +40,9 @@ public static class CancelJobEndpoint
         if (id == Guid.Empty)
             return Problems.JobNotFound(id);
         var tenant = Tenant.Of(http);
-        var expectedVersion = JobLinks.ExpectedVersion(http.Request);
+        var (expectedVersion, invalid) = JobLinks.ExpectedVersion(http.Request);
+        if (invalid is not null)
+            return invalid;
         var (request, problem) = await JsonBody.ReadValidated(http.Request, validator, ct, whenEmpty: ReasonRequest.None);
         if (problem is not null)
             return problem;
