@@ -149,7 +149,9 @@ public sealed class JobResourceTests(ApiWithoutRunner api) : IClassFixture<ApiWi
 
         Assert.Equal(status, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(code, (await response.Json()).Str("code"));
+        var problem = await response.Json();
+        Assert.Equal(code, problem.Str("code"));
+        Assert.Contains("/openapi/v1.json", problem.Str("detail"), StringComparison.Ordinal);
     }
 
     [Fact]

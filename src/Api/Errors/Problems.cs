@@ -60,10 +60,19 @@ public sealed class ProblemJsonWriter(IOptions<JsonOptions> json) : IProblemDeta
         problem.Status ??= response.StatusCode;
         problem.Title ??= ReasonPhrases.GetReasonPhrase(problem.Status.Value);
         problem.Extensions.TryAdd("code", Problems.CodeFor(problem.Status.Value));
+        problem.Detail ??= RouteDetail(context.HttpContext.Request, problem.Status.Value);
         response.ContentType = "application/problem+json";
         return new ValueTask(JsonSerializer.SerializeAsync(response.Body, context.ProblemDetails, context.ProblemDetails.GetType(),
             json.Value.SerializerOptions, context.HttpContext.RequestAborted));
     }
+
+    /// <summary>What a 404 or 405 that no endpoint wrote means: the path or the method is not one of the service's routes.</summary>
+    private static string? RouteDetail(HttpRequest request, int status) => status switch
+    {
+        StatusCodes.Status404NotFound => $"Nothing is served at {request.Path}. The routes are listed at /openapi/v1.json (a job's id is a GUID).",
+        StatusCodes.Status405MethodNotAllowed => $"{request.Method} is not allowed on {request.Path}. The routes are listed at /openapi/v1.json.",
+        _ => null,
+    };
 }
 
 /// <summary>The one map from exceptions to status codes: a broken rule is never a 500.</summary>
