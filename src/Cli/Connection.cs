@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using EventSourced.Client;
 
 namespace EventSourced.Cli;
@@ -42,6 +43,8 @@ internal static class Connection
             catch (JobsApiException e)
             {
                 await Console.Error.WriteLineAsync($"error: the service answered {(int)e.Status} {e.Code ?? "(no code)"}: {e.Detail ?? e.Title}");
+                foreach (var line in FieldErrors(e.Problem))
+                    await Console.Error.WriteLineAsync(line);
                 if (e.Code == "unauthenticated")
                     await Console.Error.WriteLineAsync("No API key was sent: set JOBS_API_KEY, or pass --key-file with a file that holds it.");
                 return ExitCodes.ApiProblem;
@@ -61,6 +64,21 @@ internal static class Connection
                 return ExitCodes.Unreachable;
             }
         };
+
+    /// <summary>
+    /// A validation problem's "errors" (field path -> messages), one line per field: its title alone ("The request is
+    /// not valid.") does not say which field is wrong or why.
+    /// </summary>
+    private static IEnumerable<string> FieldErrors(JsonElement? problem)
+    {
+        if (problem is not { ValueKind: JsonValueKind.Object } p || !p.TryGetProperty("errors", out var errors) || errors.ValueKind != JsonValueKind.Object)
+            yield break;
+        foreach (var field in errors.EnumerateObject())
+        {
+            var messages = field.Value.ValueKind == JsonValueKind.Array ? field.Value.EnumerateArray().Select(m => m.ToString()) : [field.Value.ToString()];
+            yield return $"  {field.Name}: {string.Join(' ', messages)}";
+        }
+    }
 
     private static JobsClientOptions Options(ParseResult parsed)
     {

@@ -129,6 +129,18 @@ public sealed partial class CommandLineTests(Service service) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task An_input_the_service_refuses_exits_4_naming_each_wrong_field_and_why()
+    {
+        var run = await Jobsctl(["submit", "transcode", "--payload", """{"fileId": "cli-invalid", "steps": "4"}"""]);
+
+        Assert.Equal(4, run.ExitCode);
+        Assert.Equal("", run.Output);
+        var lines = run.Errors.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("error: the service answered 400 validation_failed: The request is not valid.", lines[0]);
+        Assert.Contains(lines, line => line.StartsWith("  input.steps: ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Submitting_with_the_same_idempotency_key_twice_prints_the_same_id()
     {
         const string input = """{"fileId": "cli-once"}""";
