@@ -19,7 +19,7 @@ internal static class WorkerCommand
         var run = new Option<string>("--run")
         {
             Description = "The command run with sh -c for each job: the job's input on its stdin, JOB_ID, JOB_TYPE and JOB_ATTEMPT in its environment. "
-                + "Exit 0 completes the job with what it printed (JSON, else {\"output\": text}); any other exit fails the attempt, which is retried.",
+                + "Exit 0 completes the job with what it printed (JSON, else {\"output\": text} without the text's trailing newlines); any other exit fails the attempt, which is retried.",
             Required = true,
         };
         var concurrency = new Option<int>("--concurrency") { Description = "Jobs run at once (default 1).", DefaultValueFactory = _ => 1 };
@@ -85,7 +85,8 @@ internal static class WorkerCommand
         }
         catch (JsonException)
         {
-            return new { output = printed };
+            // As a shell's $(...) takes a command's output: `echo done` means "done", not "done\n".
+            return new { output = printed.TrimEnd('\n') };
         }
     }
 

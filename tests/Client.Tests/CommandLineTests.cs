@@ -172,8 +172,8 @@ public sealed partial class CommandLineTests(Service service) : IClassFixture<Se
     [Fact]
     public async Task Worker_runs_a_shell_command_per_job_completing_with_its_output_or_failing_on_its_exit_code_and_stops_on_SIGTERM()
     {
-        // A worker in the background, two jobs through it, then SIGTERM, as a person or a service manager stops it.
-        const string command = """input=$(cat); case "$input" in *broken*) exit 3;; esac; echo "{\"converted\": $input, \"attempt\": $JOB_ATTEMPT}" """;
+        // A worker in the background, three jobs through it (JSON, plain text, a failure), then SIGTERM, as a person or a service manager stops it.
+        const string command = """input=$(cat); case "$input" in *broken*) exit 3;; *plain*) echo done; exit 0;; esac; echo "{\"converted\": $input, \"attempt\": $JOB_ATTEMPT}" """;
         var info = new ProcessStartInfo("bash", ["-c", $$"""
             set -euo pipefail
             jobsctl() { dotnet '{{Tool}}' "$@"; }
@@ -182,7 +182,9 @@ public sealed partial class CommandLineTests(Service service) : IClassFixture<Se
             trap 'kill "$worker" 2> /dev/null || true' EXIT
             good=$(jobsctl submit worked --payload '{"fileId": "cli-worker"}')
             bad=$(jobsctl submit worked --payload '{"fileId": "broken"}')
+            plain=$(jobsctl submit worked --payload '{"fileId": "plain"}')
             jobsctl wait "$good" && jobsctl result "$good"
+            jobsctl wait "$plain" > /dev/null && echo "plain: $(jobsctl result "$plain")"
             jobsctl wait "$bad" || echo "exit $?"
             kill -TERM "$worker" && wait "$worker"
             """]);
@@ -194,6 +196,7 @@ public sealed partial class CommandLineTests(Service service) : IClassFixture<Se
         Assert.True(exitCode == 0, $"{output}\n{errors}");
         Assert.Contains("\"converted\": {\"fileId\": \"cli-worker\"}", output, StringComparison.Ordinal);
         Assert.Contains("\"attempt\": 1", output, StringComparison.Ordinal);
+        Assert.Contains("""plain: {"output": "done"}""", output, StringComparison.Ordinal);
         Assert.Contains("worked failed 0% attempt 3/3 command_failed: The command exited with 3.", output, StringComparison.Ordinal);
         Assert.EndsWith("exit 1", output.TrimEnd(), StringComparison.Ordinal);
     }
