@@ -42,8 +42,9 @@ internal static class WatchCommand
     }
 
     /// <summary>
-    /// On a terminal, one line redrawn in place (a bar, the percentage, the event), left as it is at the end; elsewhere
-    /// (a pipe, a file, a CI log) one line per event, "sequence name progress% detail", for a script to read.
+    /// On a terminal, one line redrawn in place (a bar, the percentage, the event), left at the job's final state with
+    /// what it ended with (the result's URL, the error) on a line of its own below; elsewhere (a pipe, a file, a CI log)
+    /// one line per event, "sequence name progress% detail", for a script to read.
     /// </summary>
     private sealed class View(bool terminal)
     {
@@ -58,15 +59,20 @@ internal static class WatchCommand
                 return;
             }
             var filled = Math.Clamp(e.Progress, 0, 100) * BarWidth / 100;
-            var line = $"[{new string('#', filled)}{new string('.', BarWidth - filled)}] {e.Progress,3}% {e.Name}{(detail is null ? "" : " " + detail)}";
+            // The final detail goes below the bar, whole: cut to the terminal's width with the bar, the result's URL would be lost.
+            var inBar = e.IsFinal ? null : detail;
+            var line = $"[{new string('#', filled)}{new string('.', BarWidth - filled)}] {e.Progress,3}% {e.Name}{(inBar is null ? "" : " " + inBar)}";
             // Longer than the terminal, the line would wrap and "\r" would redraw only its last row.
             var width = Console.WindowWidth > 1 ? Console.WindowWidth - 1 : 79;
             if (line.Length > width)
                 line = line[..width];
             Console.Write("\r" + line.PadRight(_drawn));
             _drawn = line.Length;
-            if (e.IsFinal)
-                Console.WriteLine();
+            if (!e.IsFinal)
+                return;
+            Console.WriteLine();
+            if (detail is not null)
+                Console.WriteLine(detail);
         }
     }
 }

@@ -35,6 +35,25 @@ public sealed partial class CommandLineTests(Service service) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task Watch_on_an_80_column_terminal_prints_the_result_s_URL_whole_on_a_line_of_its_own()
+    {
+        var job = await service.Client().SubmitAsync("transcode", new { fileId = "cli-terminal-with-a-long-name", steps = 1, stepMs = 0 });
+        // script(1) gives the tool a terminal (a pseudo-terminal, 80 columns wide), which the other tests' pipes are not.
+        var info = new ProcessStartInfo("script", ["--quiet", "--return", "--command", $"stty cols 80 && dotnet '{Tool}' watch {job.Id}", "/dev/null"]);
+        info.Environment["JOBS_URL"] = service.BaseAddress.ToString();
+        info.Environment["JOBS_API_KEY"] = service.Key;
+
+        // Its input closed: script passes its input on to the terminal, and the test runner's is not the tool's to read.
+        var (exitCode, output, errors) = await ChildProcess.RunApart(info, Patience.Bound, input: "");
+
+        Assert.True(exitCode == 0, $"{output}\n{errors}");
+        // A terminal ends lines with "\r\n", and the bar is padded with spaces over its longer earlier states.
+        var lines = output.Split('\n').Select(line => line.TrimEnd()).ToList();
+        Assert.Contains(lines, line => line.EndsWith("] 100% completed", StringComparison.Ordinal));
+        Assert.Contains(new Uri(service.BaseAddress, $"/jobs/{job.Id}/result").ToString(), lines);
+    }
+
+    [Fact]
     public async Task A_job_that_fails_ends_watch_and_wait_with_exit_1_and_its_error()
     {
         var job = await service.Client().SubmitAsync("manual", new { fileId = "cli-fails" });
