@@ -9,7 +9,8 @@ internal static class SubmitCommand
 {
     public static Command Create()
     {
-        var type = new Argument<string>("type") { Description = "The job type: transcode, report, or an external type of your service." };
+        // No list of types here: each service has its own (its external ones are configured), so only its answer stays true.
+        var type = new Argument<string>("type") { Description = "The job type, one the service runs: an unknown type is refused (exit 4) with the list of the service's types." };
         var stdin = new Argument<string?>("input")
         {
             Description = "A dash (-) to read the job's input, a JSON object, from standard input.",

@@ -160,6 +160,18 @@ public sealed partial class CommandLineTests(Service service) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task An_unknown_type_exits_4_with_the_service_s_types_as_submit_s_help_says()
+    {
+        var help = await Jobsctl(["submit", "--help"]);
+        var run = await Jobsctl(["submit", "no-such-type"]);
+
+        Assert.Contains("an unknown type is refused (exit 4) with the list of the service's types", help.Output, StringComparison.Ordinal);
+        Assert.Equal(4, run.ExitCode);
+        Assert.Contains("  type: Unknown job type 'no-such-type'. The types are: ", run.Errors, StringComparison.Ordinal);
+        Assert.Contains("payment", run.Errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Submitting_with_the_same_idempotency_key_twice_prints_the_same_id()
     {
         const string input = """{"fileId": "cli-once"}""";
