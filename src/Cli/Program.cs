@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using EventSourced.Cli;
 
 var root = new RootCommand("""
@@ -20,10 +21,16 @@ var root = new RootCommand("""
     WorkerCommand.Create(),
 };
 
+// Without an action of its own, the root would report "Required command was not provided." for any command line that does not
+// start with a known command, above an unknown command's own error. Given no command, the tool shows its help, as a usage error.
+// (Not the HelpAction itself, which clears the parse errors: an unknown command would print the help alone.)
+root.SetAction(noCommand => new HelpAction().Invoke(noCommand));
+
 var parsed = root.Parse(args);
-if (parsed.Errors.Count == 0)
+if (parsed.Errors.Count == 0 && parsed.Action != root.Action)
     // On Ctrl+C or SIGTERM a worker hands its jobs back before it exits, which may take longer than the parser's 2 s default.
     return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
-// The parser's own report (the errors, then the command's help) goes to stderr, and the exit code is the tool's for usage.
+// The parser's own report (the errors, then the command's help), or the help when no command was given, goes to stderr, and
+// the exit code is the tool's for usage.
 await parsed.InvokeAsync(new InvocationConfiguration { Output = Console.Error });
 return ExitCodes.Usage;

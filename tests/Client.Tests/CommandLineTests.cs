@@ -112,6 +112,7 @@ public sealed partial class CommandLineTests(Service service) : IClassFixture<Se
     }
 
     [Theory]
+    [InlineData("Usage:")]
     [InlineData("Usage:", "frob")]
     [InlineData("Usage:", "submit")]
     [InlineData("Usage:", "status", "not-a-job-id")]
@@ -123,6 +124,16 @@ public sealed partial class CommandLineTests(Service service) : IClassFixture<Se
         Assert.Equal(3, run.ExitCode);
         Assert.Equal("", run.Output);
         Assert.Contains(usage, run.Errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_command_is_reported_in_one_line_above_the_usage()
+    {
+        var run = await Jobsctl(["frobnicate"]);
+
+        Assert.Equal(3, run.ExitCode);
+        Assert.Equal("Unrecognized command or argument 'frobnicate'.", run.Errors.TrimStart().Split('\n')[0]);
+        Assert.DoesNotContain("Required command was not provided.", run.Errors, StringComparison.Ordinal);
     }
 
     [Fact]
