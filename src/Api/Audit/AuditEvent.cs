@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using EventSourced.EventStore;
 using EventSourced.Api.Http;
+using EventSourced.EventStore;
 using JasperFx.Events;
 
 namespace EventSourced.Api.Audit;

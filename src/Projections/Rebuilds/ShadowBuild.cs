@@ -367,15 +367,17 @@ public sealed class ShadowBuild : IAsyncDisposable
         await using var write = _shadow.LightweightSession(In(transaction, tenantId));
         foreach (var stream in events.GroupBy(e => e.StreamId))
         {
-            if (Builds(JobStatsProjection.ProjectionName) && bulk)
+            if (Builds(JobStatsProjection.ProjectionName))
             {
-                if (stream.Aggregate((JobStatsRow?)null, JobStatsProjection.Evolve) is { } row)
+                if (!bulk)
+                {
+                    foreach (var e in stream)
+                        JobStatsProjection.Apply(write, e, statsCopy);
+                }
+                else if (stream.Aggregate((JobStatsRow?)null, JobStatsProjection.Evolve) is { } row)
+                {
                     stats.Add(row);
-            }
-            else if (Builds(JobStatsProjection.ProjectionName))
-            {
-                foreach (var e in stream)
-                    JobStatsProjection.Apply(write, e, statsCopy);
+                }
             }
             if (stream.First().IsArchived)
                 continue;
